@@ -1,0 +1,12 @@
+from django.urls import path
+
+from authn import views
+
+app_name = "authn"
+
+urlpatterns = [
+    path("login/", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+    path("api-tokens/", views.api_token_list_view, name="api_token_list"),
+    path("api-tokens/<uuid:token_id>/revoke/", views.api_token_revoke_view, name="api_token_revoke"),
+]

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from authn.forms import ApiTokenForm, EmailAuthenticationForm
+from authn.selectors import api_token_get, api_token_list
+from authn.services import api_token_create, api_token_revoke
+from tenants.access import login_only, public_view, require_permission
+from tenants.http import TenantRequest
+
+login = public_view(
+    auth_views.LoginView.as_view(
+        template_name="authn/login.html",
+        authentication_form=EmailAuthenticationForm,
+        redirect_authenticated_user=True,
+    )
+)
+logout = login_only(auth_views.LogoutView.as_view())
+
+
+@require_http_methods(["GET", "POST"])
+@require_permission("api_tokens.manage")
+def api_token_list_view(request: TenantRequest) -> HttpResponse:
+    tenant = request.tenant
+    form = ApiTokenForm(request.POST or None)
+    issued = None
+    if request.method == "POST" and form.is_valid():
+        issued = api_token_create(
+            tenant=tenant,
+            actor=request.user,
+            name=form.cleaned_data["name"],
+            role=form.cleaned_data["role"],
+            expires_at=form.expires_at(),
+        )
+        form = ApiTokenForm()
+    status = 400 if form.errors else 200
+    context = {"tokens": api_token_list(tenant=tenant), "form": form, "issued": issued}
+    response = render(request, "authn/api_tokens.html", context, status=status)
+    if issued is not None:
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@require_permission("api_tokens.manage")
+def api_token_revoke_view(request: TenantRequest, token_id: uuid.UUID) -> HttpResponse:
+    tenant = request.tenant
+    token = api_token_get(tenant=tenant, token_id=token_id)
+    api_token_revoke(tenant=tenant, actor=request.user, token=token)
+    messages.success(request, f"Revoked “{token.name}”. Calls with it now fail.")
+    return redirect("authn:api_token_list")

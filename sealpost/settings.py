@@ -1,0 +1,324 @@
+"""Sealpost settings, driven by environment variables (see docs/configuration.md).
+
+With no variables at all this is the embedded default: SQLite, a Celery broker on the local
+filesystem, a local master-key file and the local SMTP sink. ``DATABASE_URL`` and ``REDIS_URL``
+switch to PostgreSQL and Redis; ``SEALPOST_PRODUCTION=true`` turns on everything
+``manage.py check --deploy`` asks for and refuses to start without real secrets.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.utils.csp import CSP
+
+from sealpost.env import EnvError, env_bool, env_int, env_list, env_required, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("SEALPOST_VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var")
+
+PRODUCTION = env_bool("SEALPOST_PRODUCTION", False)
+DEBUG = env_bool("SEALPOST_DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise EnvError("SEALPOST_DEBUG cannot be true when SEALPOST_PRODUCTION is true.")
+
+
+def _embedded_secret_key() -> str:
+    """The embedded default keeps a random key in var/ so sessions survive restarts."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50), encoding="ascii")
+    return path.read_text(encoding="ascii").strip()
+
+
+SECRET_KEY = env_required("SECRET_KEY") if PRODUCTION else (env_str("SECRET_KEY") or _embedded_secret_key())
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise EnvError("ALLOWED_HOSTS must be set in production.")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env_str("SITE_URL", "http://localhost:8000")
+
+INSTALLED_APPS = [
+    # Ours first: tenants overrides ``migrate`` and ``flush`` to run them as the schema owner.
+    "tenants",
+    "authn",
+    "audit",
+    "baa",
+    "segments",
+    "consent",
+    "templates",
+    "campaigns",
+    "encryption",
+    "delivery",
+    "reporting",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "sealpost.request_id.RequestIdMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "tenants.middleware.TenantMiddleware",
+]
+
+ROOT_URLCONF = "sealpost.urls"
+WSGI_APPLICATION = "sealpost.wsgi.application"
+ASGI_APPLICATION = "sealpost.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "sealpost" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
+                "tenants.context_processors.tenancy",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+# DATABASE_URL: the application's role (subject to row-level security, owns nothing).
+# DATABASE_MIGRATE_URL: the schema owner, used only by migrate/flush and test set-up.
+DATABASE_URL = env_str("DATABASE_URL")
+DATABASE_MIGRATE_URL = env_str("DATABASE_MIGRATE_URL")
+
+
+def _database(url: str | None, migrate_url: str | None) -> dict[str, Any]:
+    if url is None:
+        if migrate_url is not None:
+            raise EnvError("DATABASE_MIGRATE_URL needs DATABASE_URL as well.")
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(VAR_DIR / "sealpost.sqlite3"),
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    try:
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0))
+        )
+    except ValueError as exc:
+        raise EnvError(f"DATABASE_URL: {exc}") from None
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise EnvError("DATABASE_URL must be a postgres:// URL (or unset for the embedded SQLite).")
+    config["ENGINE"] = "tenants.db.postgresql"
+    config["CONN_HEALTH_CHECKS"] = True
+    if migrate_url is not None:
+        owner = dj_database_url.parse(migrate_url)
+        if (owner["HOST"], owner["PORT"], owner["NAME"]) != (config["HOST"], config["PORT"], config["NAME"]):
+            raise EnvError("DATABASE_MIGRATE_URL must point at the same database as DATABASE_URL.")
+        config["OWNER"] = {"USER": owner["USER"], "PASSWORD": owner.get("PASSWORD", "")}
+    config.setdefault("TEST", {})
+    return config
+
+
+DATABASES = {"default": _database(DATABASE_URL, DATABASE_MIGRATE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache, Celery ----------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {"visibility_timeout": 3600}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+    CELERY_BROKER_URL = "filesystem://"
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = "UTC"
+
+# --- Email (the local SMTP sink by default) ----------------------------------------------------
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env_str("EMAIL_HOST", "127.0.0.1"),
+            "port": env_int("EMAIL_PORT", 8025, minimum=1),
+            "username": env_str("EMAIL_HOST_USER"),
+            "password": env_str("EMAIL_HOST_PASSWORD"),
+            "use_tls": env_bool("EMAIL_USE_TLS", PRODUCTION),
+            "timeout": 30,
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Sealpost <no-reply@sealpost.localhost>")
+SMTP_SINK_MAILDIR = VAR_DIR / "mailbox"
+# The dev mailbox page exists only in the embedded default, never in production.
+DEV_MAILBOX_ENABLED = not PRODUCTION and env_bool("SEALPOST_DEV_MAILBOX", True)
+
+# --- Keys -------------------------------------------------------------------------------------
+MASTER_KEY_FILE = Path(env_str("SEALPOST_MASTER_KEY_FILE", str(VAR_DIR / "master.key")) or VAR_DIR / "master.key")
+
+# --- Authentication and sessions --------------------------------------------------------------
+AUTH_USER_MODEL = "authn.User"
+LOGIN_URL = "authn:login"
+LOGIN_REDIRECT_URL = "tenants:dashboard"
+LOGOUT_REDIRECT_URL = "authn:login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SESSION_COOKIE_AGE = env_int("SESSION_ABSOLUTE_SECONDS", 8 * 3600, minimum=300)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+if PRODUCTION:
+    # __Host- cookies: Secure, Path=/, no Domain, so no sibling host can set or read them.
+    SESSION_COOKIE_NAME = "__Host-sealpost_session"
+    CSRF_COOKIE_NAME = "__Host-sealpost_csrf"
+else:
+    SESSION_COOKIE_NAME = "sealpost_session"
+    CSRF_COOKIE_NAME = "sealpost_csrf"
+
+# --- Transport security and headers -----------------------------------------------------------
+SECURE_SSL_REDIRECT = PRODUCTION
+SECURE_HSTS_SECONDS = 63_072_000 if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env_bool("SEALPOST_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# --- Static files -----------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "sealpost" / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- REST API ---------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "authn.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.api.HasTenantPermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "sealpost.api_errors.structured_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sealpost API",
+    "DESCRIPTION": (
+        "HIPAA-compliant email campaigns. Authenticate with `Authorization: Bearer <token>`; "
+        "a token is bound to one organisation."
+    ),
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Logging ----------------------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO") or "INFO"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "sealpost.logging.RequestIdFilter"},
+        "scrub": {"()": "sealpost.logging.ScrubFilter"},
+    },
+    "formatters": {"json": {"()": "sealpost.logging.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_id", "scrub"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "celery": {"level": LOG_LEVEL},
+    },
+}
+# The embedded default serves static files straight from the apps (no collectstatic step).
+WHITENOISE_USE_FINDERS = not PRODUCTION

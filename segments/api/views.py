@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from segments.models import Contact
+from segments.selectors import contact_get, contact_list
+from tenants.api import request_tenant
+
+
+class ContactOutput(serializers.ModelSerializer[Contact]):
+    class Meta:
+        model = Contact
+        fields = ["id", "email", "first_name", "last_name", "external_id", "language", "time_zone", "created_at"]
+        read_only_fields = fields
+
+
+class ContactPagination(CursorPagination):
+    ordering = ("last_name", "first_name", "id")
+    page_size = 50
+    max_page_size = 500
+    page_size_query_param = "page_size"
+
+
+class ContactListApi(ListAPIView[Contact]):
+    required_permission = "contacts.view"
+    serializer_class = ContactOutput
+    pagination_class = ContactPagination
+
+    def get_queryset(self) -> QuerySet[Contact]:
+        return contact_list(tenant=request_tenant(self.request), search=self.request.query_params.get("q", "")[:100])
+
+
+class ContactDetailApi(APIView):
+    required_permission = "contacts.view"
+
+    @extend_schema(responses=ContactOutput)
+    def get(self, request: Request, contact_id: uuid.UUID) -> Response:
+        contact = contact_get(tenant=request_tenant(request), contact_id=contact_id)
+        return Response(ContactOutput(contact).data)

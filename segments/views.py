@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import uuid
+
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from segments.selectors import contact_get, contact_list
+from tenants.access import require_permission
+from tenants.http import TenantRequest
+
+CONTACTS_PER_PAGE = 25
+
+
+@require_GET
+@require_permission("contacts.view")
+def contact_list_view(request: TenantRequest) -> HttpResponse:
+    search = request.GET.get("q", "")[:100]
+    paginator = Paginator(contact_list(tenant=request.tenant, search=search), CONTACTS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    template = "segments/_contact_rows.html" if request.htmx else "segments/contact_list.html"
+    return render(request, template, {"page": page, "search": search})
+
+
+@require_GET
+@require_permission("contacts.view")
+def contact_detail_view(request: TenantRequest, contact_id: uuid.UUID) -> HttpResponse:
+    contact = contact_get(tenant=request.tenant, contact_id=contact_id)
+    return render(request, "segments/contact_detail.html", {"contact": contact})

@@ -1,0 +1,36 @@
+"""The main navigation, shown per role: an item appears only if the role holds its permission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from tenants.permissions import role_has_permission
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    permission: str
+
+
+NAVIGATION = [
+    NavItem("Dashboard", "tenants:dashboard", "dashboard.view"),
+    NavItem("Contacts", "segments:contact_list", "contacts.view"),
+    NavItem("Members", "tenants:member_list", "members.view"),
+    NavItem("API tokens", "authn:api_token_list", "api_tokens.manage"),
+    NavItem("Roles", "tenants:roles", "roles.view"),
+]
+
+
+def navigation_for(role: str | None, current_path: str) -> list[dict[str, object]]:
+    items = []
+    for item in NAVIGATION:
+        if not role_has_permission(role, item.permission):
+            continue
+        url = reverse(item.url_name)
+        active = current_path == url or (url != "/" and current_path.startswith(url))
+        items.append({"label": item.label, "url": url, "active": active})
+    return items

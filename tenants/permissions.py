@@ -1,0 +1,53 @@
+"""Who may do what: one declarative map from permission to the roles that hold it.
+
+Every view and API endpoint names exactly one permission (or is declared public); the test
+``tests/test_roles.py`` walks the URL conf and fails for a route that does neither, and checks
+each role against this map. Admins read the map on the Roles page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tenants.roles import Role
+
+ADMIN = Role.ADMIN
+MARKETER = Role.MARKETER
+COMPLIANCE = Role.COMPLIANCE_OFFICER
+EVERYONE = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class Permission:
+    code: str
+    description: str
+    roles: frozenset[Role]
+
+
+_PERMISSIONS = [
+    Permission("dashboard.view", "See the organisation's dashboard", EVERYONE),
+    Permission(
+        "contacts.view", "List contacts and open a contact (PHI masked)", frozenset({ADMIN, MARKETER, COMPLIANCE})
+    ),
+    Permission("members.view", "See who belongs to the organisation and their roles", frozenset({ADMIN, COMPLIANCE})),
+    Permission("members.manage", "Change members' roles and deactivate members", frozenset({ADMIN})),
+    Permission("roles.view", "Read this map of roles and permissions", frozenset({ADMIN})),
+    Permission("api_tokens.manage", "Create and revoke API tokens", frozenset({ADMIN})),
+]
+
+PERMISSIONS: dict[str, Permission] = {permission.code: permission for permission in _PERMISSIONS}
+
+
+def role_has_permission(role: str | None, code: str) -> bool:
+    permission = PERMISSIONS.get(code)
+    if permission is None:
+        raise KeyError(f"Unknown permission {code!r}; add it to tenants.permissions.")
+    return role is not None and role in permission.roles
+
+
+def permissions_for_role(role: str) -> list[Permission]:
+    return [permission for permission in _PERMISSIONS if role in permission.roles]
+
+
+def all_permissions() -> list[Permission]:
+    return list(_PERMISSIONS)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import PASSWORD
+from tenants.roles import Role
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _sign_in(page, live_server, email, password):
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_user_signs_in_and_sees_the_dashboard(world, page, live_server):
+    _sign_in(page, live_server, world.a.users[Role.ADMIN].email, PASSWORD)
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Welcome, {world.a.users[Role.ADMIN].full_name}")
+    navigation = page.get_by_role("navigation", name="Main")
+    for label in ("Dashboard", "Contacts", "Members", "API tokens", "Roles"):
+        expect(navigation.get_by_role("link", name=label)).to_be_visible()
+
+
+def test_navigation_follows_the_role(world, page, live_server):
+    _sign_in(page, live_server, world.a.users[Role.MARKETER].email, PASSWORD)
+    navigation = page.get_by_role("navigation", name="Main")
+    expect(navigation.get_by_role("link", name="Contacts")).to_be_visible()
+    expect(navigation.get_by_role("link", name="Members")).to_have_count(0)
+    expect(navigation.get_by_role("link", name="Roles")).to_have_count(0)
+
+
+def test_a_wrong_password_shows_a_clear_error_and_no_csp_violations(world, page, live_server):
+    violations = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    _sign_in(page, live_server, world.a.users[Role.ADMIN].email, "not-the-password")
+    expect(page.get_by_role("alert")).to_contain_text("do not match an active account")
+    assert violations == []
+
+
+def test_contact_search_updates_in_place(world, page, live_server):
+    from tests.factories import make_contact
+
+    make_contact(world.a.tenant, first_name="Findable", last_name="Person")
+    make_contact(world.a.tenant, first_name="Other", last_name="Someone")
+    _sign_in(page, live_server, world.a.users[Role.MARKETER].email, PASSWORD)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts").click()
+    page.get_by_label("Search contacts").fill("Findable")
+    expect(page.get_by_role("link", name="Findable Person")).to_be_visible()
+    expect(page.get_by_role("link", name="Other Someone")).to_have_count(0)

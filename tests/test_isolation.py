@@ -1,0 +1,135 @@
+"""The tenant-isolation harness: for every route that takes an object id, tenant B's users (and
+B's API tokens) get 404 for tenant A's object, while A's own users reach it.
+
+Adding a route with an id without registering it in ``OBJECT_ROUTES`` (or ``NOT_TENANT_DATA``,
+with a reason) fails ``test_every_object_route_is_covered``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from authn.models import ApiToken
+from tenants.context import tenant_context
+from tenants.models import Membership
+from tenants.permissions import role_has_permission
+from tenants.roles import Role
+from tests.factories import make_contact, make_token
+from tests.urlwalk import is_api, view_marker, walk
+
+
+@dataclass(frozen=True)
+class ObjectRoute:
+    make: Callable[[Any], dict[str, Any]]  # world -> URL kwargs of an object in tenant A
+    unchanged: Callable[[Any, dict[str, Any]], bool] | None = None  # state check after B's attempts
+
+
+def _token_kwargs(world) -> dict[str, Any]:
+    issued = make_token(world.a.tenant, world.a.users[Role.ADMIN])
+    return {"token_id": issued.token.pk}
+
+
+def _token_not_revoked(world, kwargs) -> bool:
+    with tenant_context(world.a.tenant):
+        return ApiToken.objects.for_tenant(world.a.tenant).get(pk=kwargs["token_id"]).revoked_at is None
+
+
+def _membership_kwargs(world) -> dict[str, Any]:
+    return {"membership_id": world.a.memberships[Role.MARKETER].pk}
+
+
+def _membership_unchanged(world, kwargs) -> bool:
+    with tenant_context(world.a.tenant):
+        membership = Membership.objects.for_tenant(world.a.tenant).get(pk=kwargs["membership_id"])
+    return membership.role == Role.MARKETER and membership.is_active
+
+
+OBJECT_ROUTES: dict[str, ObjectRoute] = {
+    "tenants:member_edit": ObjectRoute(_membership_kwargs, _membership_unchanged),
+    "segments:contact_detail": ObjectRoute(lambda world: {"contact_id": make_contact(world.a.tenant).pk}),
+    "authn:api_token_revoke": ObjectRoute(_token_kwargs, _token_not_revoked),
+    "api:segments_api:contact_detail": ObjectRoute(lambda world: {"contact_id": make_contact(world.a.tenant).pk}),
+}
+
+# Routes with a path parameter that do not address tenant data.
+NOT_TENANT_DATA: dict[str, str] = {
+    "delivery:mailbox_message": "the local SMTP sink's dev mailbox; exists only in the embedded default",
+}
+
+
+def test_every_object_route_is_covered():
+    object_routes = {route.name for route in walk() if route.takes_object_id}
+    missing = object_routes - set(OBJECT_ROUTES) - set(NOT_TENANT_DATA)
+    assert missing == set(), f"Register these routes in tests/test_isolation.py: {sorted(missing)}"
+    stale = set(OBJECT_ROUTES) - object_routes
+    assert stale == set(), f"Registered routes that no longer exist: {sorted(stale)}"
+
+
+def _route(name: str):
+    return next(route for route in walk() if route.name == name)
+
+
+def _attempt(client, url: str, **extra) -> int:
+    status = client.get(url, **extra).status_code
+    if status == 405:
+        status = client.post(url, {"role": Role.ADMIN, "is_active": ""}, **extra).status_code
+    return status
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route_name", sorted(OBJECT_ROUTES))
+@pytest.mark.parametrize("role", list(Role))
+def test_other_tenants_users_get_404(world, client, login, route_name, role):
+    spec = OBJECT_ROUTES[route_name]
+    route = _route(route_name)
+    _, code = view_marker(route.callback)
+    kwargs = spec.make(world)
+    url = reverse(route_name, kwargs=kwargs)
+    if is_api(route):
+        issued = make_token(world.b.tenant, world.b.users[Role.ADMIN], role=role)
+        status = _attempt(client, url, HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+    else:
+        status = _attempt(login(world.b.users[role], world.b.tenant), url)
+    # A role without the permission is stopped before the lookup (403); one with it gets 404.
+    expected = 404 if role_has_permission(role, code) else 403
+    assert status == expected, (route_name, role, status)
+    if spec.unchanged is not None:
+        assert spec.unchanged(world, kwargs)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route_name", sorted(OBJECT_ROUTES))
+def test_own_tenants_users_reach_the_object(world, client, login, route_name):
+    """The positive control: the 404s above are about the tenant, not a broken route."""
+    route = _route(route_name)
+    _, code = view_marker(route.callback)
+    role = next(role for role in Role if role_has_permission(role, code))
+    url = reverse(route_name, kwargs=OBJECT_ROUTES[route_name].make(world))
+    if is_api(route):
+        issued = make_token(world.a.tenant, world.a.users[Role.ADMIN], role=role)
+        response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+        assert response.status_code == 200
+    else:
+        client = login(world.a.users[role], world.a.tenant)
+        status = client.get(url).status_code
+        if status == 405:
+            status = client.post(url).status_code
+        assert status in (200, 302), (route_name, status)
+
+
+@pytest.mark.django_db
+def test_a_user_of_both_tenants_sees_only_the_active_one(world, login):
+    """Membership in A does not leak A's objects while working in B."""
+    user = world.b.users[Role.MARKETER]
+    with tenant_context(world.a.tenant):
+        Membership(tenant=world.a.tenant, user=user, role=Role.MARKETER).save()
+    contact = make_contact(world.a.tenant)
+    client = login(user, world.b.tenant)
+    assert client.get(reverse("segments:contact_detail", kwargs={"contact_id": contact.pk})).status_code == 404
+    client = login(user, world.a.tenant)
+    assert client.get(reverse("segments:contact_detail", kwargs={"contact_id": contact.pk})).status_code == 200

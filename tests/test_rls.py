@@ -1,0 +1,125 @@
+"""PostgreSQL row-level security is the last wall: raw SQL, as the application role, sees no
+tenant-owned row without a tenant, and only its own tenant's rows with one."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.db import DatabaseError, connection, transaction
+
+from tenants.context import TENANT_GUC, set_local, tenant_context
+from tenants.managers import TenantModel
+from tenants.roles import Role
+from tests.factories import make_contact, make_token
+
+
+def tenant_owned_tables() -> list[str]:
+    return sorted(
+        model._meta.db_table for model in apps.get_models() if issubclass(model, TenantModel) and not model._meta.proxy
+    )
+
+
+def _count(table: str, where: str = "", params: list | None = None) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(table)} {where}", params or [])  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def populated(world):
+    for fixture in (world.a, world.b):
+        make_contact(fixture.tenant)
+        make_token(fixture.tenant, fixture.users[Role.ADMIN])
+    return world
+
+
+def test_the_application_role_is_subject_to_rls(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        assert cursor.fetchone() == (False, False)
+
+
+@pytest.mark.django_db
+def test_every_tenant_owned_table_has_forced_rls_and_no_owner_access(db):
+    tables = tenant_owned_tables()
+    assert {"tenants_membership", "authn_apitoken", "segments_contact"} <= set(tables)
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(
+                "SELECT relrowsecurity, relforcerowsecurity, pg_get_userbyid(relowner) = current_user "
+                "FROM pg_class WHERE relname = %s",
+                [table],
+            )
+            enabled, forced, owned_by_app = cursor.fetchone()
+            assert enabled and forced, table
+            assert not owned_by_app, f"the application role must not own {table}"
+            cursor.execute(
+                "SELECT count(*) FROM pg_policies WHERE tablename = %s AND policyname = 'tenant_isolation'", [table]
+            )
+            assert cursor.fetchone()[0] == 1, table
+            cursor.execute("SELECT has_table_privilege(current_user, %s, 'TRUNCATE')", [table])
+            assert cursor.fetchone()[0] is False, f"TRUNCATE bypasses RLS; the app role must not hold it on {table}"
+
+
+def test_raw_select_without_tenant_returns_no_rows(populated):
+    for table in tenant_owned_tables():
+        assert _count(table) == 0, table
+
+
+def test_raw_select_with_tenant_a_returns_none_of_bs_rows(populated):
+    a, b = populated.a.tenant, populated.b.tenant
+    with tenant_context(a):
+        for table in tenant_owned_tables():
+            assert _count(table, "WHERE tenant_id = %s", [b.pk]) == 0, table
+            assert _count(table, "WHERE tenant_id = %s", [a.pk]) > 0, table
+    # Leaving the context restores "no tenant" even inside the test's outer transaction.
+    assert _count("segments_contact") == 0
+
+
+def test_raw_insert_for_another_tenant_is_refused(populated):
+    a, b = populated.a.tenant, populated.b.tenant
+    with (
+        tenant_context(a),
+        pytest.raises(DatabaseError, match="row-level security"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "INSERT INTO segments_contact (id, tenant_id, email, first_name, last_name, external_id, language,"
+            " time_zone, created_at, updated_at) VALUES (gen_random_uuid(), %s, 'x@example.com', '', '', '',"
+            " 'en', 'UTC', now(), now())",
+            [b.pk],
+        )
+
+
+def test_raw_update_cannot_move_a_row_to_another_tenant(populated):
+    a, b = populated.a.tenant, populated.b.tenant
+    with (
+        tenant_context(a),
+        pytest.raises(DatabaseError, match="row-level security"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE segments_contact SET tenant_id = %s", [b.pk])
+
+
+def test_a_forged_guc_without_set_local_does_not_outlive_its_transaction(populated):
+    a = populated.a.tenant
+    with transaction.atomic():
+        set_local(TENANT_GUC, str(a.pk))
+        assert _count("segments_contact") == 1
+        set_local(TENANT_GUC, "")
+    assert _count("segments_contact") == 0
+
+
+def test_members_see_their_own_memberships_only_through_the_principal_policy(populated):
+    from tenants.context import principal_context
+
+    user = populated.a.users[Role.MARKETER]
+    assert _count("tenants_membership") == 0
+    with principal_context(user_id=user.pk):
+        assert _count("tenants_membership") == 1
+        # The principal policy is read-only: it does not let the user change the row.
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE tenants_membership SET role = 'admin' WHERE user_id = %s", [user.pk])
+            assert cursor.rowcount == 0
