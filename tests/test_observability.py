@@ -123,3 +123,28 @@ def test_a_task_runs_as_its_tenant_and_carries_the_request_id(world, settings):
             reset_request_id(token)
         assert _done.wait(timeout=30), "the worker did not run the task"
     assert _seen == {"request_id": "req-from-the-web-1", "contacts": 2}
+
+
+def test_celery_keeps_the_scrubbing_json_logger(tmp_path):
+    """Celery replaces the root logger's handlers unless told not to; worker logs must stay
+    scrubbed JSON like the web's."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import logging, django; django.setup()\n"
+        "from sealpost.celery import app\n"
+        "app.log.setup(loglevel='INFO')\n"
+        "logging.getLogger('sealpost.test').warning('patient jane.testpatient@example.com ssn 123-45-6789')\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "DJANGO_SETTINGS_MODULE": "sealpost.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=60
+    )
+    output = result.stdout + result.stderr
+    assert "123-45-6789" not in output and "jane.testpatient@example.com" not in output
+    line = json.loads(output.strip().splitlines()[-1])
+    assert line["message"] == "patient [email] ssn [ssn]"
