@@ -253,7 +253,8 @@ SECURE_CSP = {
 
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Collected files exist only in production images; the embedded default serves from the apps.
+STATIC_ROOT = BASE_DIR / "staticfiles" if PRODUCTION else None
 STATICFILES_DIRS = [BASE_DIR / "sealpost" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -321,6 +322,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
+        # aiosmtpd logs envelope addresses at INFO and message lines at DEBUG.
+        "mail.log": {"level": "WARNING"},
     },
 }
 # The embedded default serves static files straight from the apps (no collectstatic step).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.urls import reverse
 
 from tenants.permissions import role_has_permission
@@ -26,11 +27,14 @@ NAVIGATION = [
 
 
 def navigation_for(role: str | None, current_path: str) -> list[dict[str, object]]:
-    items = []
+    items: list[dict[str, object]] = []
     for item in NAVIGATION:
         if not role_has_permission(role, item.permission):
             continue
         url = reverse(item.url_name)
         active = current_path == url or (url != "/" and current_path.startswith(url))
         items.append({"label": item.label, "url": url, "active": active})
+    if role is not None and settings.DEV_MAILBOX_ENABLED:
+        url = reverse("delivery:mailbox")
+        items.append({"label": "Dev mailbox", "url": url, "active": current_path.startswith(url), "dev": True})
     return items
