@@ -35,7 +35,7 @@ install-dev: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py ensure_master_key
+	$(PY) manage.py ensure_keys
 	$(PY) manage.py seed_demo
 	$(PY) scripts/run_embedded.py
 

@@ -40,10 +40,21 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _audit_checkpoint_key(settings, tmp_path):
+    """Each test signs audit checkpoints with its own key and log, outside the database."""
+    from encryption.keyfile import ensure_key_file
+
+    settings.AUDIT_CHECKPOINT_KEY_FILE = tmp_path / "audit_checkpoint.key"
+    settings.AUDIT_CHECKPOINT_LOG = tmp_path / "audit_checkpoints.jsonl"
+    ensure_key_file(settings.AUDIT_CHECKPOINT_KEY_FILE)
+
+
 def _make_tenant(slug: str) -> TenantFixture:
     from authn.models import User
     from tenants.context import tenant_context
-    from tenants.models import Membership, Organisation
+    from tenants.models import Organisation
+    from tenants.services import membership_create
 
     tenant = Organisation.objects.create(name=f"Org {slug.upper()}", slug=f"org-{slug}")
     fixture = TenantFixture(tenant=tenant)
@@ -53,9 +64,7 @@ def _make_tenant(slug: str) -> TenantFixture:
                 email=f"{role.value}@{slug}.example.com", password=PASSWORD, full_name=f"{role.label} {slug.upper()}"
             )
             fixture.users[role] = user
-            membership = Membership(tenant=tenant, user=user, role=role)
-            membership.save()
-            fixture.memberships[role] = membership
+            fixture.memberships[role] = membership_create(tenant=tenant, actor=None, user=user, role=role)
     return fixture
 
 

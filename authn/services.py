@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import Target, actor_for_user, record
 from authn.models import ApiToken, User, hash_api_token
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
@@ -20,6 +21,7 @@ class IssuedToken:
     secret: str  # shown once, never stored
 
 
+@transaction.atomic
 def api_token_create(
     *, tenant: Organisation, actor: User, name: str, role: Role | str, expires_at: datetime | None
 ) -> IssuedToken:
@@ -37,6 +39,13 @@ def api_token_create(
     )
     token.full_clean()
     token.save()
+    record(
+        tenant=tenant,
+        action="api_token.created",
+        actor=actor_for_user(actor),
+        target=Target.of(token),
+        details={"role": token.role, "prefix": token.prefix, "expires": bool(expires_at)},
+    )
     return IssuedToken(token=token, secret=secret)
 
 
@@ -46,4 +55,5 @@ def api_token_revoke(*, tenant: Organisation, actor: User, token: ApiToken) -> A
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        record(tenant=tenant, action="api_token.revoked", actor=actor_for_user(actor), target=Target.of(token))
     return token

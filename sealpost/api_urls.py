@@ -26,4 +26,5 @@ urlpatterns = [
         name="redoc",
     ),
     path("", include("segments.api.urls")),
+    path("", include("audit.api.urls")),
 ]

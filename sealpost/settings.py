@@ -178,6 +178,16 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 # Keep our JSON handler and PHI scrubbing on the root logger in workers and beat.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "audit-checkpoints": {
+        "task": "audit.write_checkpoints",
+        "schedule": env_int("AUDIT_CHECKPOINT_SECONDS", 600, minimum=10),
+    },
+    "audit-verify": {
+        "task": "audit.verify_chains",
+        "schedule": env_int("AUDIT_VERIFY_SECONDS", 3600, minimum=60),
+    },
+}
 
 # --- Email (the local SMTP sink by default) ----------------------------------------------------
 MAILERS = {
@@ -200,6 +210,14 @@ DEV_MAILBOX_ENABLED = not PRODUCTION and env_bool("SEALPOST_DEV_MAILBOX", True)
 
 # --- Keys -------------------------------------------------------------------------------------
 MASTER_KEY_FILE = Path(env_str("SEALPOST_MASTER_KEY_FILE", str(VAR_DIR / "master.key")) or VAR_DIR / "master.key")
+# Signs audit checkpoints; kept outside the database so whoever can rewrite the audit table
+# cannot forge a checkpoint. Checkpoints are also appended to AUDIT_CHECKPOINT_LOG.
+AUDIT_CHECKPOINT_KEY_FILE = Path(
+    env_str("AUDIT_CHECKPOINT_KEY_FILE", str(VAR_DIR / "audit_checkpoint.key")) or VAR_DIR / "audit_checkpoint.key"
+)
+AUDIT_CHECKPOINT_LOG = Path(
+    env_str("AUDIT_CHECKPOINT_LOG", str(VAR_DIR / "audit_checkpoints.jsonl")) or VAR_DIR / "audit_checkpoints.jsonl"
+)
 
 # --- Authentication and sessions --------------------------------------------------------------
 AUTH_USER_MODEL = "authn.User"

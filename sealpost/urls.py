@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("tenants.urls")),
     path("accounts/", include("authn.urls")),
     path("contacts/", include("segments.urls")),
+    path("audit/", include("audit.urls")),
     path("api/", include("sealpost.api_urls")),
     path("healthz", views.health, name="health"),
 ]

@@ -7,7 +7,9 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from audit.services import actor_for_request
 from segments.selectors import contact_get, contact_list
+from segments.services import contact_list_view_record, contact_view_record
 from tenants.access import require_permission
 from tenants.http import TenantRequest
 
@@ -20,6 +22,7 @@ def contact_list_view(request: TenantRequest) -> HttpResponse:
     search = request.GET.get("q", "")[:100]
     paginator = Paginator(contact_list(tenant=request.tenant, search=search), CONTACTS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
+    contact_list_view_record(tenant=request.tenant, actor=actor_for_request(request), contacts=list(page))
     template = "segments/_contact_rows.html" if request.htmx else "segments/contact_list.html"
     return render(request, template, {"page": page, "search": search})
 
@@ -28,4 +31,5 @@ def contact_list_view(request: TenantRequest) -> HttpResponse:
 @require_permission("contacts.view")
 def contact_detail_view(request: TenantRequest, contact_id: uuid.UUID) -> HttpResponse:
     contact = contact_get(tenant=request.tenant, contact_id=contact_id)
+    contact_view_record(tenant=request.tenant, actor=actor_for_request(request), contact=contact)
     return render(request, "segments/contact_detail.html", {"contact": contact})

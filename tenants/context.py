@@ -66,6 +66,15 @@ def set_local(name: str, value: str, *, using: str = "default") -> None:
         cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
+def get_local(name: str, *, using: str = "default") -> str:
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(current_setting(%s, true), '')", [name])
+        return str(cursor.fetchone()[0])
+
+
 def _restore_local(name: str, value: str, *, using: str) -> None:
     """Put a setting back at the end of a block. If the block is being rolled back, the rollback
     itself restores the setting (and no statement may run first), so nothing is done."""
@@ -75,12 +84,18 @@ def _restore_local(name: str, value: str, *, using: str) -> None:
 
 
 @contextmanager
-def tenant_context(tenant: Organisation, *, using: str = "default") -> Iterator[Organisation]:
+def tenant_context(
+    tenant: Organisation, *, using: str = "default", switch_from_active: bool = False
+) -> Iterator[Organisation]:
     """Run the block as ``tenant``: one transaction (or a savepoint inside an outer one) with the
     tenant set for row-level security. On leaving, the previous setting is restored (a savepoint
-    that is released would otherwise leave the tenant set for the rest of an outer transaction)."""
+    that is released would otherwise leave the tenant set for the rest of an outer transaction).
+
+    Entering a different tenant while one is active is refused unless ``switch_from_active`` says
+    the caller means it (the audit log records a user's sign-out in each of their organisations).
+    """
     active = _current_tenant.get()
-    if active is not None and active.pk != tenant.pk:
+    if active is not None and active.pk != tenant.pk and not switch_from_active:
         raise TenantMismatch("Cannot enter a second tenant while running as another.")
     token = _current_tenant.set(tenant)
     try:
@@ -100,8 +115,9 @@ def principal_context(
     memberships, the API token presented) before any tenant is chosen. Row-level security
     policies on those two tables admit rows matching these settings."""
     with transaction.atomic(using=using):
+        previous = {name: get_local(name, using=using) for name in (USER_GUC, API_TOKEN_GUC)}
         set_local(USER_GUC, "" if user_id is None else str(user_id), using=using)
         set_local(API_TOKEN_GUC, api_token_hash or "", using=using)
         yield
-        _restore_local(USER_GUC, "", using=using)
-        _restore_local(API_TOKEN_GUC, "", using=using)
+        for name, value in previous.items():
+            _restore_local(name, value, using=using)

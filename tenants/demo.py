@@ -15,6 +15,7 @@ from segments.models import Contact
 from tenants.context import tenant_context
 from tenants.models import Membership, Organisation
 from tenants.roles import Role
+from tenants.services import membership_create
 
 DEMO_PASSWORD = "sealpost-demo-2026"  # noqa: S105 - printed for the local demo, refused in production
 DEMO_CONTACTS = 300
@@ -90,7 +91,7 @@ def seed_demo() -> dict[str, object]:
                 if index > 0 and role != Role.ADMIN:
                     continue
                 if not Membership.objects.for_tenant(tenant).filter(user=user).exists():
-                    Membership(tenant=tenant, user=user, role=role).save()
+                    membership_create(tenant=tenant, actor=None, user=user, role=role)
             created_contacts += _contacts(tenant, slug)
     return {
         "password": DEMO_PASSWORD,

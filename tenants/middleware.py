@@ -13,6 +13,7 @@ from collections.abc import Callable
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
+from audit.api_calls import record_api_call
 from tenants.context import principal_context, tenant_context
 from tenants.models import Organisation
 from tenants.resolution import BearerToken, bearer_token_from, resolve_api_token, resolve_session_membership
@@ -38,6 +39,9 @@ class TenantMiddleware:
             else:
                 with tenant_context(tenant):
                     response = self._respond(request)
+            if bearer is not None:
+                # After the request's own work, so a rolled-back server error is still recorded.
+                record_api_call(request, tenant, response.status_code)
         return response
 
     def _respond(self, request: HttpRequest) -> HttpResponse:

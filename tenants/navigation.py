@@ -21,6 +21,7 @@ NAVIGATION = [
     NavItem("Dashboard", "tenants:dashboard", "dashboard.view"),
     NavItem("Contacts", "segments:contact_list", "contacts.view"),
     NavItem("Members", "tenants:member_list", "members.view"),
+    NavItem("Audit log", "audit:event_list", "audit.view"),
     NavItem("API tokens", "authn:api_token_list", "api_tokens.manage"),
     NavItem("Roles", "tenants:roles", "roles.view"),
 ]

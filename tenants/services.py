@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from audit.services import Target, actor_for_user, record, system_actor
 from authn.models import User
 from tenants.context import require_tenant_is_current
 from tenants.models import Membership, Organisation
@@ -13,11 +14,19 @@ def organisation_create(*, name: str, slug: str) -> Organisation:
     return Organisation.objects.create(name=name, slug=slug)
 
 
-def membership_create(*, tenant: Organisation, user: User, role: Role | str) -> Membership:
+@transaction.atomic
+def membership_create(*, tenant: Organisation, actor: User | None, user: User, role: Role | str) -> Membership:
     require_tenant_is_current(tenant)
     membership = Membership(tenant=tenant, user=user, role=Role(role))
     membership.full_clean()
     membership.save()
+    record(
+        tenant=tenant,
+        action="membership.created",
+        actor=actor_for_user(actor) if actor else system_actor("setup"),
+        target=Target.of(membership),
+        details={"user_id": user.pk, "role": membership.role},
+    )
     return membership
 
 
@@ -41,8 +50,16 @@ def membership_change_role(
     if locked.role == Role.ADMIN and new_role != Role.ADMIN and _active_admins_other_than(locked) == 0:
         raise ValidationError("The organisation must keep at least one admin.")
     if locked.role != new_role:
+        previous = locked.role
         locked.role = new_role
         locked.save(update_fields=["role", "updated_at"])
+        record(
+            tenant=tenant,
+            action="membership.role_changed",
+            actor=actor_for_user(actor),
+            target=Target.of(locked),
+            details={"user_id": locked.user_id, "from": previous, "to": new_role.value},
+        )
     return locked
 
 
@@ -54,6 +71,14 @@ def membership_set_active(*, tenant: Organisation, actor: User, membership: Memb
         raise ValidationError("You cannot deactivate your own membership.")
     if not is_active and locked.role == Role.ADMIN and _active_admins_other_than(locked) == 0:
         raise ValidationError("The organisation must keep at least one admin.")
-    locked.is_active = is_active
-    locked.save(update_fields=["is_active", "updated_at"])
+    if locked.is_active != is_active:
+        locked.is_active = is_active
+        locked.save(update_fields=["is_active", "updated_at"])
+        record(
+            tenant=tenant,
+            action="membership.reactivated" if is_active else "membership.deactivated",
+            actor=actor_for_user(actor),
+            target=Target.of(locked),
+            details={"user_id": locked.user_id},
+        )
     return locked

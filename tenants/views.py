@@ -8,8 +8,10 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.services import actor_for_user, record
 from segments.selectors import contact_count
 from tenants.access import login_only, require_permission
+from tenants.context import tenant_context
 from tenants.forms import MembershipForm
 from tenants.http import TenantRequest
 from tenants.permissions import all_permissions
@@ -37,6 +39,13 @@ def switch_organisation(request: TenantRequest) -> HttpResponse:
     slug = request.POST.get("organisation", "")
     for membership in user_memberships(request.user.pk):
         if membership.tenant.slug == slug:
+            with tenant_context(membership.tenant, switch_from_active=True):
+                record(
+                    tenant=membership.tenant,
+                    action="auth.organisation_switched",
+                    actor=actor_for_user(request.user),
+                    details={"user_id": request.user.pk},
+                )
             request.session[SESSION_TENANT_KEY] = membership.tenant_id
             # A new session id when the acting organisation changes, like at sign-in.
             request.session.cycle_key()

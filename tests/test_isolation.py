@@ -49,7 +49,18 @@ def _membership_unchanged(world, kwargs) -> bool:
     return membership.role == Role.MARKETER and membership.is_active
 
 
+def _audit_event_kwargs(world) -> dict[str, Any]:
+    from audit.models import AuditEvent
+
+    with tenant_context(world.a.tenant):
+        event = AuditEvent.objects.filter(chain_id=world.a.tenant.pk).order_by("-seq").first()
+    assert event is not None
+    return {"event_id": event.pk}
+
+
 OBJECT_ROUTES: dict[str, ObjectRoute] = {
+    "audit:event_detail": ObjectRoute(_audit_event_kwargs),
+    "api:audit_api:event_detail": ObjectRoute(_audit_event_kwargs),
     "tenants:member_edit": ObjectRoute(_membership_kwargs, _membership_unchanged),
     "segments:contact_detail": ObjectRoute(lambda world: {"contact_id": make_contact(world.a.tenant).pk}),
     "authn:api_token_revoke": ObjectRoute(_token_kwargs, _token_not_revoked),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -11,8 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.services import actor_for_request
 from segments.models import Contact
 from segments.selectors import contact_get, contact_list
+from segments.services import contact_list_view_record, contact_view_record
 from tenants.api import request_tenant
 
 
@@ -38,11 +41,20 @@ class ContactListApi(ListAPIView[Contact]):
     def get_queryset(self) -> QuerySet[Contact]:
         return contact_list(tenant=request_tenant(self.request), search=self.request.query_params.get("q", "")[:100])
 
+    def paginate_queryset(self, queryset: Any) -> Any:
+        page = super().paginate_queryset(queryset)
+        contact_list_view_record(
+            tenant=request_tenant(self.request), actor=actor_for_request(self.request._request), contacts=page or []
+        )
+        return page
+
 
 class ContactDetailApi(APIView):
     required_permission = "contacts.view"
 
     @extend_schema(responses=ContactOutput)
     def get(self, request: Request, contact_id: uuid.UUID) -> Response:
-        contact = contact_get(tenant=request_tenant(request), contact_id=contact_id)
+        tenant = request_tenant(request)
+        contact = contact_get(tenant=tenant, contact_id=contact_id)
+        contact_view_record(tenant=tenant, actor=actor_for_request(request._request), contact=contact)
         return Response(ContactOutput(contact).data)

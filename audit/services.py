@@ -1,0 +1,245 @@
+"""Writing the audit log: ``record`` for one event inside the caller's transaction, and
+``record_many`` for the send pipeline's thousands.
+
+Appends to one chain are serialised by locking that chain's head row (``SELECT ... FOR
+UPDATE``) until the caller's transaction ends, so concurrent writers always leave a single valid
+chain; different tenants' chains append in parallel.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.actions import check_action
+from audit.chain import GENESIS_HASH, HASHED_COLUMNS, canonical_details, event_hash
+from audit.models import GLOBAL_CHAIN, ActorType, AuditChainHead, AuditEvent
+from sealpost.request_id import get_client, get_request_id
+from tenants.context import current_tenant, set_local
+
+if TYPE_CHECKING:
+    from authn.models import ApiToken, User
+    from tenants.models import Organisation
+
+AUDIT_GLOBAL_GUC = "sealpost.audit_global"
+# Rows per INSERT statement in record_many.
+INSERT_BATCH_SIZE = 5_000
+
+# What may appear in ``details``: identifiers, field and action names, small numbers, booleans.
+# Anything with spaces or an "@" (names, emails, free text) is refused, so PHI values cannot be
+# stored there even by mistake.
+_DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_DETAIL_TEXT = re.compile(r"^[A-Za-z0-9_.:/+=-]{0,100}$")
+_MAX_DETAIL_ITEMS = 1_000
+
+
+class UnsafeAuditDetails(ValueError):
+    """``details`` held something that may be PHI. The message never repeats the value."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: ActorType
+    id: str = ""
+    label: str = ""
+
+
+SYSTEM = Actor(ActorType.SYSTEM, "", "system")
+ANONYMOUS = Actor(ActorType.ANONYMOUS)
+
+
+def actor_for_user(user: User) -> Actor:
+    return Actor(ActorType.USER, str(user.pk), user.email)
+
+
+def actor_for_token(token: ApiToken) -> Actor:
+    return Actor(ActorType.API_TOKEN, str(token.pk), f"{token.prefix}…")
+
+
+def actor_for_request(request: Any) -> Actor:
+    """The actor behind a web or API request: its API token, or its signed-in user."""
+    token = getattr(request, "api_token", None)
+    if token is not None:
+        return actor_for_token(token)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return actor_for_user(user)
+    return ANONYMOUS
+
+
+def system_actor(component: str) -> Actor:
+    return Actor(ActorType.SYSTEM, "", component)
+
+
+@dataclass(frozen=True)
+class Target:
+    type: str
+    id: str
+
+    @classmethod
+    def of(cls, instance: Any) -> Target:
+        return cls(instance._meta.model_name, str(instance.pk))
+
+
+@dataclass
+class EventInput:
+    action: str
+    actor: Actor
+    target: Target | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    occurred_at: datetime | None = None
+
+
+def _check_detail_value(key: str, value: Any, depth: int = 0) -> None:
+    if value is None or isinstance(value, bool | int):
+        return
+    if isinstance(value, str):
+        if not _DETAIL_TEXT.match(value):
+            raise UnsafeAuditDetails(f"details[{key!r}] must be an identifier, not free text.")
+        return
+    if isinstance(value, list | tuple) and depth == 0:
+        if len(value) > _MAX_DETAIL_ITEMS:
+            raise UnsafeAuditDetails(f"details[{key!r}] has more than {_MAX_DETAIL_ITEMS} items.")
+        for item in value:
+            _check_detail_value(key, item, depth + 1)
+        return
+    raise UnsafeAuditDetails(f"details[{key!r}] has an unsupported type {type(value).__name__}.")
+
+
+def check_details(details: dict[str, Any]) -> None:
+    for key, value in details.items():
+        if not _DETAIL_KEY.match(key):
+            raise UnsafeAuditDetails("details keys must be lower-case identifiers.")
+        _check_detail_value(key, value)
+
+
+def _chain_of(tenant: Organisation | None) -> int:
+    if tenant is None:
+        return GLOBAL_CHAIN
+    active = current_tenant()
+    if active is None or active.pk != tenant.pk:
+        raise RuntimeError("Audit events for a tenant are written inside that tenant's tenant_context().")
+    return int(tenant.pk)
+
+
+@contextmanager
+def global_chain_access(chain_id: int) -> Iterator[None]:
+    """Row-level security admits the global chain (tenant NULL) only while this is set."""
+    if chain_id != GLOBAL_CHAIN:
+        yield
+        return
+    set_local(AUDIT_GLOBAL_GUC, "on")
+    try:
+        yield
+    finally:
+        if not connection.needs_rollback:
+            set_local(AUDIT_GLOBAL_GUC, "")
+
+
+def _lock_head(chain_id: int, tenant: Organisation | None) -> AuditChainHead:
+    head = AuditChainHead.objects.select_for_update().filter(chain_id=chain_id).first()
+    if head is not None:
+        return head
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_auditchainhead (chain_id, tenant_id, last_seq, last_hash) VALUES (%s, %s, 0, %s) "
+            "ON CONFLICT (chain_id) DO NOTHING",
+            [chain_id, tenant.pk if tenant else None, GENESIS_HASH],
+        )
+    return AuditChainHead.objects.select_for_update().get(chain_id=chain_id)
+
+
+def _row(chain_id: int, tenant_id: int | None, seq: int, event: EventInput, now: datetime) -> list[Any]:
+    request_ip, user_agent = get_client()
+    return [
+        chain_id,
+        seq,
+        event.occurred_at or now,
+        event.action,
+        event.actor.type.value,
+        event.actor.id,
+        event.actor.label[:254],
+        event.target.type if event.target else "",
+        event.target.id if event.target else "",
+        get_request_id() or "",
+        request_ip,
+        user_agent,
+        canonical_details(event.details),
+    ]
+
+
+def _validated(events: Iterable[EventInput]) -> list[EventInput]:
+    checked = []
+    for event in events:
+        check_action(event.action)
+        check_details(event.details)
+        checked.append(event)
+    return checked
+
+
+def _insert_rows(rows: list[list[Any]], tenant_id: int | None) -> None:
+    columns = ("tenant_id", *HASHED_COLUMNS, "prev_hash", "hash")
+    if connection.vendor != "postgresql":
+        AuditEvent.objects.bulk_create(
+            [AuditEvent(**dict(zip(columns, [tenant_id, *row], strict=True))) for row in rows],
+            batch_size=500,
+        )
+        return
+    # One statement per batch: unnest() of one array per column is far cheaper than a VALUES row
+    # per event, and COPY is not available on tables with row-level security.
+    types = ("bigint", "bigint", "bigint", "timestamptz", "text", "text", "text", "text", "text", "text",
+             "text", "text", "text", "text", "text", "text")  # fmt: skip
+    arrays = [list(column) for column in zip(*[[tenant_id, *row] for row in rows], strict=True)]
+    placeholders = ", ".join(f"%s::{sql_type}[]" for sql_type in types)
+    sql = f"INSERT INTO audit_auditevent ({', '.join(columns)}) SELECT * FROM unnest({placeholders})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+
+
+def _append(tenant: Organisation | None, events: Sequence[EventInput]) -> int:
+    chain_id = _chain_of(tenant)
+    tenant_id = tenant.pk if tenant else None
+    now = timezone.now()
+    with transaction.atomic(), global_chain_access(chain_id):
+        head = _lock_head(chain_id, tenant)
+        seq, prev_hash = head.last_seq, head.last_hash
+        for start in range(0, len(events), INSERT_BATCH_SIZE):
+            rows = []
+            for event in events[start : start + INSERT_BATCH_SIZE]:
+                seq += 1
+                row = _row(chain_id, tenant_id, seq, event, now)
+                digest = event_hash(prev_hash, row)
+                rows.append([*row, prev_hash, digest])
+                prev_hash = digest
+            _insert_rows(rows, tenant_id)
+        AuditChainHead.objects.filter(chain_id=chain_id).update(last_seq=seq, last_hash=prev_hash)
+    return seq
+
+
+def record(
+    *,
+    tenant: Organisation | None,
+    action: str,
+    actor: Actor,
+    target: Target | None = None,
+    details: dict[str, Any] | None = None,
+) -> int:
+    """Append one event to ``tenant``'s chain (the global chain for ``None``) inside the caller's
+    transaction: if the action rolls back, so does its audit event. Returns its sequence number."""
+    return _append(tenant, _validated([EventInput(action, actor, target, details or {})]))
+
+
+def record_many(*, tenant: Organisation | None, events: Iterable[EventInput]) -> int:
+    """Append many events in one locked pass (the send pipeline's path). Returns the last
+    sequence number written."""
+    checked = _validated(events)
+    if not checked:
+        return 0
+    return _append(tenant, checked)

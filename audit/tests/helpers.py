@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from audit.models import AuditEvent
+from tenants.context import tenant_context
+
+
+def actions(tenant, since_seq: int = 0) -> list[str]:
+    with tenant_context(tenant):
+        return list(
+            AuditEvent.objects.filter(chain_id=tenant.pk, seq__gt=since_seq)
+            .order_by("seq")
+            .values_list("action", flat=True)
+        )
+
+
+def head_seq(tenant) -> int:
+    with tenant_context(tenant):
+        return AuditEvent.objects.filter(chain_id=tenant.pk).order_by("-seq").values_list("seq", flat=True).first() or 0

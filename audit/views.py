@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from audit.exports import csv_rows, json_document
+from audit.forms import AuditFilterForm
+from audit.selectors import audit_checkpoints, audit_event_get, audit_event_list, audit_latest_checkpoint
+from audit.services import actor_for_request, record
+from audit.verify import verify_chain
+from tenants.access import require_permission
+from tenants.http import TenantRequest
+
+EVENTS_PER_PAGE = 50
+
+
+@require_GET
+@require_permission("audit.view")
+def event_list(request: TenantRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    filters = form.filters()
+    paginator = Paginator(audit_event_list(tenant=request.tenant, filters=filters), EVENTS_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    record(
+        tenant=request.tenant,
+        action="audit.viewed",
+        actor=actor_for_request(request),
+        details={"filters": filters.used(), "page": page.number},
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "checkpoint": audit_latest_checkpoint(tenant=request.tenant),
+    }
+    return render(request, "audit/event_list.html", context)
+
+
+@require_GET
+@require_permission("audit.view")
+def event_detail(request: TenantRequest, event_id: int) -> HttpResponse:
+    event = audit_event_get(tenant=request.tenant, event_id=event_id)
+    record(
+        tenant=request.tenant, action="audit.viewed", actor=actor_for_request(request), details={"event_id": event.pk}
+    )
+    return render(request, "audit/event_detail.html", {"event": event})
+
+
+@require_POST
+@require_permission("audit.view")
+def verify_now(request: TenantRequest) -> HttpResponse:
+    report = verify_chain(request.tenant)
+    context = {
+        "report": report,
+        "checked_at": timezone.now(),
+        "checkpoint": audit_latest_checkpoint(tenant=request.tenant),
+    }
+    template = "audit/_verification.html" if request.htmx else "audit/verification.html"
+    return render(request, template, context)
+
+
+def _export_filename(request: TenantRequest, extension: str) -> str:
+    return f"sealpost-audit-{request.tenant.slug}-{timezone.now():%Y%m%d-%H%M%S}.{extension}"
+
+
+@require_GET
+@require_permission("audit.export")
+def export_csv(request: TenantRequest) -> HttpResponse:
+    filters = AuditFilterForm(request.GET or None).filters()
+    events = audit_event_list(tenant=request.tenant, filters=filters).order_by("seq")
+    record(
+        tenant=request.tenant,
+        action="audit.exported",
+        actor=actor_for_request(request),
+        details={"format": "csv", "filters": filters.used(), "count": events.count()},
+    )
+    # Built inside the request's transaction, where row-level security admits the tenant's rows.
+    response = HttpResponse("".join(csv_rows(events.iterator(chunk_size=2000))), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{_export_filename(request, "csv")}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@require_permission("audit.export")
+def export_json(request: TenantRequest) -> HttpResponse:
+    filters = AuditFilterForm(request.GET or None).filters()
+    events = audit_event_list(tenant=request.tenant, filters=filters).order_by("seq")
+    record(
+        tenant=request.tenant,
+        action="audit.exported",
+        actor=actor_for_request(request),
+        details={"format": "json", "filters": filters.used(), "count": events.count()},
+    )
+    document = json_document(
+        tenant_slug=request.tenant.slug,
+        chain_id=request.tenant.pk,
+        events=events.iterator(chunk_size=2000),
+        checkpoints=audit_checkpoints(tenant=request.tenant),
+    )
+    response = HttpResponse(document, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{_export_filename(request, "json")}"'
+    response["Cache-Control"] = "no-store"
+    return response
