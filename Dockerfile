@@ -44,9 +44,9 @@ RUN SEALPOST_PRODUCTION=true \
     python manage.py collectstatic --noinput \
     && rm -rf /tmp/sealpost-build
 
-# The only place the application writes to disk: the celery beat schedule, and the SQLite
-# database, broker and key files of the embedded default when the image runs unconfigured.
-# docker-compose.yml mounts a volume here for beat.
+# The only place the application writes to disk: the celery beat schedule, the worker's audit
+# checkpoint log, and the SQLite database, broker and key files of the embedded default when the
+# image runs unconfigured. docker-compose.yml mounts a volume here for beat and one for the worker.
 RUN install -d -o sealpost -g sealpost -m 0700 /var/lib/sealpost
 
 USER sealpost:sealpost

@@ -50,10 +50,16 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
+# Benchmarks get their own database, so they never touch the development data.
+BENCH_ENV := DATABASE_URL=postgres://sealpost_app@127.0.0.1:5432/sealpost_bench \
+	DATABASE_MIGRATE_URL=postgres://sealpost_owner@127.0.0.1:5432/sealpost_bench \
+	REDIS_URL=redis://127.0.0.1:6379/14 \
+	SEALPOST_VAR_DIR=$(CURDIR)/var/bench
+
 bench: $(VENV)/.installed-dev
 	@scripts/check-services
-	@scripts/pg-bootstrap
-	$(TEST_ENV) $(PY) -m tests.benchmarks
+	@scripts/pg-bootstrap sealpost_bench
+	$(BENCH_ENV) $(PY) -m tests.benchmarks
 
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts .pytest_cache .mypy_cache .ruff_cache

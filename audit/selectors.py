@@ -33,7 +33,7 @@ def _day_start(day: date) -> datetime:
 def audit_event_list(*, tenant: Organisation, filters: AuditFilters | None = None) -> QuerySet[AuditEvent]:
     """The tenant's chain, newest first."""
     require_tenant_is_current(tenant)
-    events = AuditEvent.objects.filter(chain_id=tenant.pk, tenant=tenant)
+    events = AuditEvent.objects.filter(chain_id=tenant.pk, tenant_id=tenant.pk)
     filters = filters or AuditFilters()
     if filters.actor:
         events = events.filter(Q(actor_id=filters.actor) | Q(actor_label__icontains=filters.actor))

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -149,27 +151,67 @@ class _Break:
     problem: str
 
 
-def _first_break_sql(chain_id: int) -> _Break | None:
-    sql = f"""
-        WITH ordered AS (
-            SELECT seq, prev_hash, hash,
-                   lag(hash) OVER (ORDER BY seq) AS expected_prev,
-                   row_number() OVER (ORDER BY seq) AS position,
-                   {SQL_HASH_EXPRESSION} AS computed
-            FROM audit_auditevent WHERE chain_id = %s
-        )
-        SELECT seq, position, seq <> position, prev_hash <> coalesce(expected_prev, %s), computed <> hash
-        FROM ordered
-        WHERE seq <> position OR prev_hash <> coalesce(expected_prev, %s) OR computed <> hash
-        ORDER BY seq LIMIT 1
-    """  # noqa: S608 - the expression is our own constant
+_RANGE_SQL = f"""
+    WITH ordered AS (
+        SELECT seq, prev_hash, hash,
+               lag(hash) OVER (ORDER BY seq) AS expected_prev,
+               %(before)s + row_number() OVER (ORDER BY seq) AS position,
+               {SQL_HASH_EXPRESSION} AS computed
+        FROM audit_auditevent WHERE chain_id = %(chain)s AND seq > %(before)s AND seq <= %(last)s
+    )
+    SELECT seq, position, seq <> position, prev_hash <> coalesce(expected_prev, %(start_hash)s), computed <> hash
+    FROM ordered
+    WHERE seq <> position OR prev_hash <> coalesce(expected_prev, %(start_hash)s) OR computed <> hash
+    ORDER BY seq LIMIT 1
+"""  # noqa: S608 - the expression is our own constant
+
+# Chains at least this long are verified in parallel seq ranges, one database connection each:
+# recomputing hashes is CPU-bound in the server, and one query uses one core.
+PARALLEL_VERIFY_MIN_EVENTS = 100_000
+PARALLEL_VERIFY_WORKERS = max(2, min(4, os.cpu_count() or 2))
+
+
+def _range_break(chain_id: int, before: int, last: int) -> _Break | None:
+    """The first break among events ``before+1 .. last``, linking the first to event ``before``."""
+    start_hash = GENESIS_HASH
+    if before > 0:
+        found = AuditEvent.objects.filter(chain_id=chain_id, seq=before).values_list("hash", flat=True).first()
+        if found is None:
+            return _Break(before, f"event #{before} is missing")
+        start_hash = found
     with connection.cursor() as cursor:
-        cursor.execute(sql, [chain_id, GENESIS_HASH, GENESIS_HASH])
+        cursor.execute(_RANGE_SQL, {"chain": chain_id, "before": before, "last": last, "start_hash": start_hash})
         row = cursor.fetchone()
-    if row is None:
-        return None
-    seq, position, gap, bad_link, bad_hash = row
-    return _describe_break(seq, position, gap, bad_link, bad_hash)
+    return None if row is None else _describe_break(*row)
+
+
+def _max_seq(chain_id: int) -> int:
+    last = AuditEvent.objects.filter(chain_id=chain_id).order_by("-seq").values_list("seq", flat=True).first()
+    return int(last or 0)
+
+
+def _range_break_in_thread(tenant: Organisation | None, chain_id: int, before: int, last: int) -> _Break | None:
+    try:
+        if tenant is None:
+            with transaction.atomic(), global_chain_access(chain_id):
+                return _range_break(chain_id, before, last)
+        with tenant_context(tenant):
+            return _range_break(chain_id, before, last)
+    finally:
+        connection.close()
+
+
+def _first_break_sql(tenant: Organisation | None, chain_id: int) -> _Break | None:
+    last = _max_seq(chain_id)
+    if last < PARALLEL_VERIFY_MIN_EVENTS:
+        return _range_break(chain_id, 0, last)
+    # Committed data only: each worker has its own connection and transaction.
+    step = -(-last // PARALLEL_VERIFY_WORKERS)
+    bounds = [(start, min(start + step, last)) for start in range(0, last, step)]
+    with ThreadPoolExecutor(max_workers=len(bounds)) as pool:
+        results = list(pool.map(lambda bound: _range_break_in_thread(tenant, chain_id, *bound), bounds))
+    breaks = [result for result in results if result is not None]
+    return min(breaks, key=lambda found: found.seq) if breaks else None
 
 
 def _describe_break(seq: int, position: int, gap: bool, bad_link: bool, bad_hash: bool) -> _Break:
@@ -249,7 +291,7 @@ def verify_chain(
     engine = engine or ("sql" if connection.vendor == "postgresql" else "python")
     with transaction.atomic(), global_chain_access(chain_id):
         if engine == "sql":
-            broken = _first_break_sql(chain_id)
+            broken = _first_break_sql(tenant, chain_id)
             events, head_hash = _chain_summary(chain_id)
         else:
             broken, _, _ = first_break_python(_rows(chain_id))

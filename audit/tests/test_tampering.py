@@ -43,14 +43,22 @@ def _verify(tenant, capsys, *extra: str) -> tuple[bool, str]:
     return True, capsys.readouterr().out
 
 
-def test_an_untouched_chain_verifies(chain, capsys):
+def test_an_untouched_chain_verifies(chain, capsys, engine):
     tenant, last, _ = chain
-    ok, out = _verify(tenant, capsys)
+    ok, out = _verify(tenant, capsys, "--engine", engine)
     assert ok, out
     assert f"anchored by checkpoint at #{last}" in out
 
 
-@pytest.mark.parametrize("engine", ["sql", "python"])
+@pytest.fixture(params=["sql", "sql-parallel", "python"])
+def engine(request, monkeypatch):
+    """Each way of verifying: one SQL query, SQL over parallel seq ranges, or Python."""
+    if request.param == "sql-parallel":
+        monkeypatch.setattr("audit.verify.PARALLEL_VERIFY_MIN_EVENTS", 1)
+        return "sql"
+    return request.param
+
+
 def test_an_edited_event_is_caught(chain, capsys, engine):
     tenant, last, superuser = chain
     superuser.execute(
@@ -61,15 +69,15 @@ def test_an_edited_event_is_caught(chain, capsys, engine):
     assert f"BROKEN at event #{last - 4}" in out and "do not match its hash" in out
 
 
-def test_a_deleted_event_is_caught(chain, capsys):
+def test_a_deleted_event_is_caught(chain, capsys, engine):
     tenant, last, superuser = chain
     superuser.execute("DELETE FROM audit_auditevent WHERE chain_id = %s AND seq = %s", [tenant.pk, last - 3])
-    ok, out = _verify(tenant, capsys)
+    ok, out = _verify(tenant, capsys, "--engine", engine)
     assert not ok
     assert f"BROKEN at event #{last - 3}: event #{last - 3} is missing" in out
 
 
-def test_swapped_events_are_caught(chain, capsys):
+def test_swapped_events_are_caught(chain, capsys, engine):
     tenant, last, superuser = chain
     a, b = last - 6, last - 5
     superuser.execute(
@@ -78,7 +86,7 @@ def test_swapped_events_are_caught(chain, capsys):
         [a, -1, a, tenant.pk, a, b],
     )
     superuser.execute("UPDATE audit_auditevent SET seq = %s WHERE chain_id = %s AND seq = -1", [b, tenant.pk])
-    ok, out = _verify(tenant, capsys)
+    ok, out = _verify(tenant, capsys, "--engine", engine)
     assert not ok
     assert f"BROKEN at event #{a}" in out
 
