@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -8,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.exports import csv_rows, json_document
 from audit.forms import AuditFilterForm
+from audit.models import AuditEvent
 from audit.selectors import audit_checkpoints, audit_event_get, audit_event_list, audit_latest_checkpoint
 from audit.services import actor_for_request, record
 from audit.verify import verify_chain
@@ -68,42 +70,42 @@ def _export_filename(request: TenantRequest, extension: str) -> str:
     return f"sealpost-audit-{request.tenant.slug}-{timezone.now():%Y%m%d-%H%M%S}.{extension}"
 
 
-@require_GET
-@require_permission("audit.export")
-def export_csv(request: TenantRequest) -> HttpResponse:
+def _exported_events(request: TenantRequest, export_format: str) -> QuerySet[AuditEvent]:
+    """The filtered chain, oldest first, with the export itself recorded."""
     filters = AuditFilterForm(request.GET or None).filters()
     events = audit_event_list(tenant=request.tenant, filters=filters).order_by("seq")
     record(
         tenant=request.tenant,
         action="audit.exported",
         actor=actor_for_request(request),
-        details={"format": "csv", "filters": filters.used(), "count": events.count()},
+        details={"format": export_format, "filters": filters.used(), "count": events.count()},
     )
-    # Built inside the request's transaction, where row-level security admits the tenant's rows.
-    response = HttpResponse("".join(csv_rows(events.iterator(chunk_size=2000))), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{_export_filename(request, "csv")}"'
+    return events
+
+
+def _download(request: TenantRequest, body: str, content_type: str, extension: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{_export_filename(request, extension)}"'
     response["Cache-Control"] = "no-store"
     return response
 
 
 @require_GET
 @require_permission("audit.export")
+def export_csv(request: TenantRequest) -> HttpResponse:
+    events = _exported_events(request, "csv")
+    # Built inside the request's transaction, where row-level security admits the tenant's rows.
+    return _download(request, "".join(csv_rows(events.iterator(chunk_size=2000))), "text/csv", "csv")
+
+
+@require_GET
+@require_permission("audit.export")
 def export_json(request: TenantRequest) -> HttpResponse:
-    filters = AuditFilterForm(request.GET or None).filters()
-    events = audit_event_list(tenant=request.tenant, filters=filters).order_by("seq")
-    record(
-        tenant=request.tenant,
-        action="audit.exported",
-        actor=actor_for_request(request),
-        details={"format": "json", "filters": filters.used(), "count": events.count()},
-    )
+    events = _exported_events(request, "json")
     document = json_document(
         tenant_slug=request.tenant.slug,
         chain_id=request.tenant.pk,
         events=events.iterator(chunk_size=2000),
         checkpoints=audit_checkpoints(tenant=request.tenant),
     )
-    response = HttpResponse(document, content_type="application/json")
-    response["Content-Disposition"] = f'attachment; filename="{_export_filename(request, "json")}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return _download(request, document, "application/json", "json")

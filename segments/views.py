@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -24,7 +25,8 @@ def contact_list_view(request: TenantRequest) -> HttpResponse:
     page = paginator.get_page(request.GET.get("page"))
     contact_list_view_record(tenant=request.tenant, actor=actor_for_request(request), contacts=list(page))
     template = "segments/_contact_rows.html" if request.htmx else "segments/contact_list.html"
-    return render(request, template, {"page": page, "search": search})
+    query = urlencode({"q": search}) if search else ""
+    return render(request, template, {"page": page, "search": search, "query": query})
 
 
 @require_GET
