@@ -66,13 +66,26 @@ def set_local(name: str, value: str, *, using: str = "default") -> None:
         cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
-def get_local(name: str, *, using: str = "default") -> str:
+def swap_locals(values: dict[str, str], *, using: str = "default") -> dict[str, str]:
+    """Set several settings for the current transaction in one round trip; returns what they
+    were before (PostgreSQL only; elsewhere nothing is set and the previous values are empty)."""
     connection = connections[using]
+    names = list(values)
     if connection.vendor != "postgresql":
-        return ""
+        return dict.fromkeys(names, "")
+    if not connection.in_atomic_block:
+        raise RuntimeError("Settings must be set inside a transaction; SET LOCAL would not last.")
+    reads = ", ".join(["coalesce(current_setting(%s, true), '')"] * len(names))
+    writes = ", ".join(["set_config(%s, %s, true)"] * len(names))
+    params: list[str] = [*names]
+    for name in names:
+        params += [name, values[name]]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT coalesce(current_setting(%s, true), '')", [name])
-        return str(cursor.fetchone()[0])
+        # MATERIALIZED: the old values are read before any set_config runs.
+        sql = f"WITH previous AS MATERIALIZED (SELECT {reads}) SELECT previous.*, {writes} FROM previous"  # noqa: S608
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return dict(zip(names, row[: len(names)], strict=True))
 
 
 def _restore_local(name: str, value: str, *, using: str) -> None:
@@ -115,9 +128,8 @@ def principal_context(
     memberships, the API token presented) before any tenant is chosen. Row-level security
     policies on those two tables admit rows matching these settings."""
     with transaction.atomic(using=using):
-        previous = {name: get_local(name, using=using) for name in (USER_GUC, API_TOKEN_GUC)}
-        set_local(USER_GUC, "" if user_id is None else str(user_id), using=using)
-        set_local(API_TOKEN_GUC, api_token_hash or "", using=using)
+        principal = {USER_GUC: "" if user_id is None else str(user_id), API_TOKEN_GUC: api_token_hash or ""}
+        previous = swap_locals(principal, using=using)
         yield
-        for name, value in previous.items():
-            _restore_local(name, value, using=using)
+        if not connections[using].needs_rollback:
+            swap_locals(previous, using=using)

@@ -15,7 +15,7 @@ def test_contact_search_pages_keep_the_search(world, login, django_assert_max_nu
     make_contact(world.a.tenant, last_name="Elsewhere")
     client = login(world.a.users[Role.MARKETER], world.a.tenant)
     client.get(reverse("tenants:dashboard"))  # settle the session before counting queries
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(18):
         first = client.get(reverse("segments:contact_list"), {"q": "Pagedsynthetic"})
     body = first.content.decode()
     assert first.context["page"].paginator.count == 30
