@@ -56,3 +56,19 @@ def test_contact_search_updates_in_place(world, page, live_server):
     page.get_by_label("Search contacts").fill("Findable")
     expect(page.get_by_role("link", name="Findable Person")).to_be_visible()
     expect(page.get_by_role("link", name="Other Someone")).to_have_count(0)
+
+
+def test_pages_fit_a_phone_screen(world, browser, live_server):
+    from tests.factories import make_contact
+
+    make_contact(world.a.tenant, email="a.very.long.synthetic.address.for.layout@long-domain-name.example.com")
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        _sign_in(page, live_server, world.a.users[Role.ADMIN].email, PASSWORD)
+        for path in ("/", "/contacts/", "/members/", "/audit/", "/accounts/api-tokens/", "/roles/"):
+            page.goto(f"{live_server.url}{path}")
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (path, overflow)
+    finally:
+        context.close()
