@@ -50,6 +50,22 @@ def _audit_checkpoint_key(settings, tmp_path):
     ensure_key_file(settings.AUDIT_CHECKPOINT_KEY_FILE)
 
 
+@pytest.fixture(autouse=True)
+def _master_key(settings, tmp_path):
+    """Each test wraps tenant keys with its own master key; nothing unwrapped survives a test."""
+    from encryption.keyfile import ensure_key_file
+    from encryption.keyring import forget_cached_keys
+    from encryption.providers import get_key_provider
+
+    settings.MASTER_KEY_FILE = tmp_path / "master.key"
+    ensure_key_file(settings.MASTER_KEY_FILE)
+    get_key_provider.cache_clear()
+    forget_cached_keys()
+    yield
+    get_key_provider.cache_clear()
+    forget_cached_keys()
+
+
 def _make_tenant(slug: str) -> TenantFixture:
     from authn.models import User
     from tenants.context import tenant_context

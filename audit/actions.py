@@ -22,6 +22,8 @@ ACTIONS: dict[str, str] = {
     # PHI access
     "contact.phi_viewed": "A contact's details were shown.",
     "contact.list_viewed": "A list of contacts was shown.",
+    # Encryption keys
+    "encryption.key_created": "A new version of a tenant's encryption or blind-index key was created.",
     # The audit log itself
     "audit.viewed": "The audit log was viewed.",
     "audit.exported": "The audit log was exported.",

@@ -210,6 +210,14 @@ DEV_MAILBOX_ENABLED = not PRODUCTION and env_bool("SEALPOST_DEV_MAILBOX", True)
 
 # --- Keys -------------------------------------------------------------------------------------
 MASTER_KEY_FILE = Path(env_str("SEALPOST_MASTER_KEY_FILE", str(VAR_DIR / "master.key")) or VAR_DIR / "master.key")
+# Where tenant data keys are wrapped: "local" (the master key file above) or "kms" (AWS KMS).
+ENCRYPTION_KEY_PROVIDER = env_str("ENCRYPTION_KEY_PROVIDER", "local") or "local"
+if ENCRYPTION_KEY_PROVIDER not in ("local", "kms"):
+    raise EnvError("ENCRYPTION_KEY_PROVIDER must be 'local' or 'kms'.")
+KMS_KEY_ID = env_str("KMS_KEY_ID", "") or ""
+AWS_REGION = env_str("AWS_REGION", "us-east-1") or "us-east-1"
+if ENCRYPTION_KEY_PROVIDER == "kms" and not KMS_KEY_ID:
+    raise EnvError("ENCRYPTION_KEY_PROVIDER=kms needs KMS_KEY_ID (a key id, ARN or alias).")
 # Signs audit checkpoints; kept outside the database so whoever can rewrite the audit table
 # cannot forge a checkpoint. Checkpoints are also appended to AUDIT_CHECKPOINT_LOG.
 AUDIT_CHECKPOINT_KEY_FILE = Path(

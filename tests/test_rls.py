@@ -28,12 +28,14 @@ def _count(table: str, where: str = "", params: list | None = None) -> int:
 @pytest.fixture
 def populated(world):
     from audit.verify import write_checkpoint
+    from encryption.aead import FieldContext, encrypt_text
 
     for fixture in (world.a, world.b):
         make_contact(fixture.tenant)
         make_token(fixture.tenant, fixture.users[Role.ADMIN])  # also writes audit events
         with tenant_context(fixture.tenant):
             write_checkpoint(fixture.tenant)
+            encrypt_text(fixture.tenant, FieldContext("t", "f", "r"), "synthetic")  # creates its keys
     return world
 
 

@@ -20,4 +20,5 @@ class Command(BaseCommand):
                 created = ensure_key_file(path)
             except KeyFileError as exc:
                 raise CommandError(str(exc)) from None
-            self.stdout.write(f"{'Created' if created else 'Found'} key file {path}")
+            if options["verbosity"]:
+                self.stdout.write(f"{'Created' if created else 'Found'} key file {path}")
