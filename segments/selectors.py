@@ -5,21 +5,22 @@ import uuid
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from encryption.fields import blind_index_for
 from segments.models import Contact
 from tenants.models import Organisation
 
 
 def contact_list(*, tenant: Organisation, search: str = "") -> QuerySet[Contact]:
+    """Newest first. Identifying fields are encrypted, so search is an exact match on email
+    address or external id, through their blind indexes."""
     contacts = Contact.objects.for_tenant(tenant)
     search = search.strip()
     if search:
         contacts = contacts.filter(
-            Q(email__icontains=search)
-            | Q(first_name__icontains=search)
-            | Q(last_name__icontains=search)
-            | Q(external_id=search)
+            Q(email_index=blind_index_for(Contact, "email_index", tenant, search))
+            | Q(external_id_index=blind_index_for(Contact, "external_id_index", tenant, search))
         )
-    return contacts.order_by("last_name", "first_name", "id")
+    return contacts.order_by("-id")
 
 
 def contact_get(*, tenant: Organisation, contact_id: uuid.UUID) -> Contact:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from authn.models import User
+from encryption.fields import blind_index_for
 from segments.models import Contact
 from tenants.context import tenant_context
 from tenants.models import Membership, Organisation
@@ -56,11 +57,11 @@ def _user(demo: DemoUser) -> User:
 
 def _contacts(tenant: Organisation, slug: str) -> int:
     rng = random.Random(slug)  # noqa: S311 - the same synthetic demo data every time; not security
-    existing = set(Contact.objects.for_tenant(tenant).values_list("email", flat=True))
+    existing = set(Contact.objects.for_tenant(tenant).values_list("email_index", flat=True))
     new = []
     for number in range(1, DEMO_CONTACTS + 1):
         email = f"patient{number:04d}@{slug}.example.com"
-        if email in existing:
+        if blind_index_for(Contact, "email_index", tenant, email) in existing:
             continue
         new.append(
             Contact(

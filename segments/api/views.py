@@ -19,15 +19,19 @@ from segments.services import contact_list_view_record, contact_view_record
 from tenants.api import request_tenant
 
 
-class ContactOutput(serializers.ModelSerializer[Contact]):
-    class Meta:
-        model = Contact
-        fields = ["id", "email", "first_name", "last_name", "external_id", "language", "time_zone", "created_at"]
-        read_only_fields = fields
+class ContactOutput(serializers.Serializer[Contact]):
+    id = serializers.UUIDField(read_only=True)
+    email = serializers.CharField(read_only=True)
+    first_name = serializers.CharField(read_only=True)
+    last_name = serializers.CharField(read_only=True)
+    external_id = serializers.CharField(read_only=True)
+    language = serializers.CharField(read_only=True)
+    time_zone = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
 
 
 class ContactPagination(CursorPagination):
-    ordering = ("last_name", "first_name", "id")
+    ordering = ("-id",)
     page_size = 50
     max_page_size = 500
     page_size_query_param = "page_size"

@@ -9,20 +9,30 @@ from tests.factories import make_contact
 pytestmark = pytest.mark.django_db
 
 
-def test_contact_search_pages_keep_the_search(world, login, django_assert_max_num_queries):
+def test_contacts_page_newest_first_within_a_query_budget(world, login, django_assert_max_num_queries):
     for _ in range(30):
         make_contact(world.a.tenant, last_name="Pagedsynthetic")
-    make_contact(world.a.tenant, last_name="Elsewhere")
+    newest = make_contact(world.a.tenant, last_name="Newest")
     client = login(world.a.users[Role.MARKETER], world.a.tenant)
     client.get(reverse("tenants:dashboard"))  # settle the session before counting queries
     with django_assert_max_num_queries(18):
-        first = client.get(reverse("segments:contact_list"), {"q": "Pagedsynthetic"})
-    body = first.content.decode()
-    assert first.context["page"].paginator.count == 30
-    assert "Elsewhere" not in body
-    assert "?q=Pagedsynthetic&amp;page=2" in body
-    second = client.get(reverse("segments:contact_list"), {"q": "Pagedsynthetic", "page": 2})
-    assert len(second.context["page"]) == 5
+        first = client.get(reverse("segments:contact_list"))
+    assert first.context["page"].paginator.count == 31
+    assert first.context["page"][0].pk == newest.pk and "Newest" in first.content.decode()
+    second = client.get(reverse("segments:contact_list"), {"page": 2})
+    assert len(second.context["page"]) == 6
+
+
+def test_search_is_an_exact_match_on_email_or_external_id(world, login):
+    wanted = make_contact(
+        world.a.tenant, email="Exact.Synthetic@example.com", external_id="EXT-777", last_name="Wanted"
+    )
+    make_contact(world.a.tenant, email="exact.synthetic.other@example.com", last_name="Other")
+    client = login(world.a.users[Role.MARKETER], world.a.tenant)
+    for query in ["exact.synthetic@example.com", " EXACT.SYNTHETIC@EXAMPLE.COM ", "EXT-777"]:
+        page = client.get(reverse("segments:contact_list"), {"q": query}).context["page"]
+        assert [contact.pk for contact in page] == [wanted.pk], query
+    assert list(client.get(reverse("segments:contact_list"), {"q": "exact.synthetic"}).context["page"]) == []
 
 
 def test_htmx_search_returns_only_the_rows(world, login):
