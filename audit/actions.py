@@ -24,6 +24,9 @@ ACTIONS: dict[str, str] = {
     "contact.list_viewed": "A list of contacts was shown.",
     # Encryption keys
     "encryption.key_created": "A new version of a tenant's encryption or blind-index key was created.",
+    "encryption.key_rotation_started": "An admin started re-encrypting the organisation's data under a new key.",
+    "encryption.key_rotation_finished": "Re-encryption under the new key finished.",
+    "encryption.keys_destroyed": "An admin destroyed all of the organisation's keys (crypto-shredding).",
     # The audit log itself
     "audit.viewed": "The audit log was viewed.",
     "audit.exported": "The audit log was exported.",

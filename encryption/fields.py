@@ -19,8 +19,6 @@ from encryption.aead import FieldContext, decrypt_text, encrypt_text, key_versio
 from encryption.blind_index import blind_index
 from tenants.context import TenantMismatch, require_current_tenant
 
-ENCRYPTED_FIELDS: list[tuple[type[models.Model], str]] = []
-
 
 class StoredCiphertext(bytes):
     """A value as it came from the database: still encrypted."""
@@ -71,8 +69,6 @@ class EncryptedTextField(models.BinaryField):
     def contribute_to_class(self, cls: type[models.Model], name: str, private_only: bool = False) -> None:
         super().contribute_to_class(cls, name, private_only)
         setattr(cls, self.attname, _EncryptedAttribute(self))
-        if not cls._meta.abstract:
-            ENCRYPTED_FIELDS.append((cls, name))
 
     def _check_str_default_value(self) -> list[Any]:
         # The default is plaintext; it is encrypted like any other value on save.

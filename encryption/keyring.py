@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max
 
 from audit.services import SYSTEM, Target, record
 from encryption.models import KeyPurpose, KeyStatus, TenantKey
@@ -131,16 +131,36 @@ def _create_version(tenant: Organisation, purpose: KeyPurpose, version: int) -> 
     return key
 
 
+def _next_version(tenant: Organisation, purpose: KeyPurpose) -> int:
+    latest = TenantKey.objects.for_tenant(tenant).filter(purpose=purpose).aggregate(latest=Max("version"))["latest"]
+    return int(latest or 0) + 1
+
+
 def _active_row(tenant: Organisation, purpose: KeyPurpose) -> TenantKey:
     row = TenantKey.objects.for_tenant(tenant).filter(purpose=purpose, status=KeyStatus.ACTIVE).first()
     if row is not None:
         return row
     try:
         with transaction.atomic():
-            return _create_version(tenant, purpose, 1)
+            return _create_version(tenant, purpose, _next_version(tenant, purpose))
     except IntegrityError:
         # Another process created it first.
         return TenantKey.objects.for_tenant(tenant).get(purpose=purpose, status=KeyStatus.ACTIVE)
+
+
+def active_data_version(tenant: Organisation) -> int:
+    require_tenant_is_current(tenant)
+    return _active_row(tenant, KeyPurpose.DATA).version
+
+
+def start_new_data_version(tenant: Organisation) -> tuple[int, int]:
+    """Retire the active data key and make a new version active; returns (old, new)."""
+    require_tenant_is_current(tenant)
+    current = _active_row(tenant, KeyPurpose.DATA)
+    new = _start_next_version(tenant, KeyPurpose.DATA, current)
+    with _reservations_lock:
+        _reservations.pop(tenant.pk, None)
+    return current.version, new.version
 
 
 def _unwrapped(tenant: Organisation, row: TenantKey) -> SecretKey:

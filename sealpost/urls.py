@@ -8,6 +8,7 @@ urlpatterns = [
     path("accounts/", include("authn.urls")),
     path("contacts/", include("segments.urls")),
     path("audit/", include("audit.urls")),
+    path("encryption/", include("encryption.urls")),
     path("api/", include("sealpost.api_urls")),
     path("healthz", views.health, name="health"),
 ]

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from audit.services import actor_for_request
+from encryption.selectors import keys_destroyed
 from segments.selectors import contact_get, contact_list
 from segments.services import contact_list_view_record, contact_view_record
 from tenants.access import require_permission
@@ -20,6 +21,8 @@ CONTACTS_PER_PAGE = 25
 @require_GET
 @require_permission("contacts.view")
 def contact_list_view(request: TenantRequest) -> HttpResponse:
+    if keys_destroyed(tenant=request.tenant):
+        return render(request, "segments/keys_destroyed.html", status=410)
     search = request.GET.get("q", "")[:100]
     paginator = Paginator(contact_list(tenant=request.tenant, search=search), CONTACTS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
@@ -32,6 +35,8 @@ def contact_list_view(request: TenantRequest) -> HttpResponse:
 @require_GET
 @require_permission("contacts.view")
 def contact_detail_view(request: TenantRequest, contact_id: uuid.UUID) -> HttpResponse:
+    if keys_destroyed(tenant=request.tenant):
+        return render(request, "segments/keys_destroyed.html", status=410)
     contact = contact_get(tenant=request.tenant, contact_id=contact_id)
     contact_view_record(tenant=request.tenant, actor=actor_for_request(request), contact=contact)
     return render(request, "segments/contact_detail.html", {"contact": contact})

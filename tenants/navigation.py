@@ -23,6 +23,7 @@ NAVIGATION = [
     NavItem("Members", "tenants:member_list", "members.view"),
     NavItem("Audit log", "audit:event_list", "audit.view"),
     NavItem("API tokens", "authn:api_token_list", "api_tokens.manage"),
+    NavItem("Encryption", "encryption:keys", "encryption.manage"),
     NavItem("Roles", "tenants:roles", "roles.view"),
 ]
 

@@ -33,6 +33,9 @@ _PERMISSIONS = [
     Permission("members.manage", "Change members' roles and deactivate members", frozenset({ADMIN})),
     Permission("roles.view", "Read this map of roles and permissions", frozenset({ADMIN})),
     Permission("api_tokens.manage", "Create and revoke API tokens", frozenset({ADMIN})),
+    Permission(
+        "encryption.manage", "See encryption keys, rotate them, destroy them (crypto-shredding)", frozenset({ADMIN})
+    ),
     Permission("audit.view", "Read the audit log and its verification status", frozenset({ADMIN, COMPLIANCE})),
     Permission(
         "audit.export", "Export the audit log (CSV, or JSON for offline verification)", frozenset({ADMIN, COMPLIANCE})

@@ -29,6 +29,7 @@ def _count(table: str, where: str = "", params: list | None = None) -> int:
 def populated(world):
     from audit.verify import write_checkpoint
     from encryption.aead import FieldContext, encrypt_text
+    from encryption.services import data_key_rotate
 
     for fixture in (world.a, world.b):
         make_contact(fixture.tenant)
@@ -36,6 +37,7 @@ def populated(world):
         with tenant_context(fixture.tenant):
             write_checkpoint(fixture.tenant)
             encrypt_text(fixture.tenant, FieldContext("t", "f", "r"), "synthetic")  # creates its keys
+            data_key_rotate(tenant=fixture.tenant, actor=fixture.users[Role.ADMIN])  # a rotation row
     return world
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import APIException
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import actor_for_request
+from encryption.selectors import keys_destroyed
 from segments.models import Contact
 from segments.selectors import contact_get, contact_list
 from segments.services import contact_list_view_record, contact_view_record
@@ -37,12 +39,24 @@ class ContactPagination(CursorPagination):
     page_size_query_param = "page_size"
 
 
+class KeysDestroyed(APIException):
+    status_code = 410
+    default_code = "keys_destroyed"
+    default_detail = "This organisation's encryption keys were destroyed; contact details are unreadable."
+
+
+def _refuse_if_keys_destroyed(request: Request) -> None:
+    if keys_destroyed(tenant=request_tenant(request)):
+        raise KeysDestroyed()
+
+
 class ContactListApi(ListAPIView[Contact]):
     required_permission = "contacts.view"
     serializer_class = ContactOutput
     pagination_class = ContactPagination
 
     def get_queryset(self) -> QuerySet[Contact]:
+        _refuse_if_keys_destroyed(self.request)
         return contact_list(tenant=request_tenant(self.request), search=self.request.query_params.get("q", "")[:100])
 
     def paginate_queryset(self, queryset: Any) -> Any:
@@ -58,6 +72,7 @@ class ContactDetailApi(APIView):
 
     @extend_schema(responses=ContactOutput)
     def get(self, request: Request, contact_id: uuid.UUID) -> Response:
+        _refuse_if_keys_destroyed(request)
         tenant = request_tenant(request)
         contact = contact_get(tenant=tenant, contact_id=contact_id)
         contact_view_record(tenant=tenant, actor=actor_for_request(request._request), contact=contact)

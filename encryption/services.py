@@ -1,0 +1,183 @@
+"""Key rotation and crypto-shredding.
+
+Rotation: a new data-key version encrypts from now on; a Celery task re-encrypts existing rows
+in batches (row locks, so concurrent writers lose nothing) with its progress recorded; when no
+row uses an old version any more, its key material is erased. Shredding: every key of a tenant
+is destroyed, which makes all of its encrypted data unreadable, while other tenants are untouched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from audit.services import Target, actor_for_user, record, system_actor
+from authn.models import User
+from encryption import keyring
+from encryption.fields import EncryptedTextField, StoredCiphertext, stored_key_version
+from encryption.models import KeyPurpose, KeyRotation, KeyStatus, RotationStatus, TenantKey
+from tenants.context import require_tenant_is_current
+from tenants.models import Organisation
+
+ROTATION_BATCH_SIZE = 500
+
+
+class RotationInProgress(ValidationError):
+    pass
+
+
+def encrypted_models() -> dict[type[models.Model], list[str]]:
+    """Every installed model with encrypted fields, and those fields."""
+    fields: dict[type[models.Model], list[str]] = defaultdict(list)
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, EncryptedTextField):
+                fields[model].append(field.name)
+    return dict(fields)
+
+
+def _label(model: type[models.Model]) -> str:
+    return str(model._meta.label_lower)
+
+
+def _tenant_rows(model: type[models.Model], tenant: Organisation) -> models.QuerySet[Any]:
+    return model.objects.for_tenant(tenant)  # type: ignore[attr-defined, no-any-return]
+
+
+@transaction.atomic
+def data_key_rotate(*, tenant: Organisation, actor: User) -> KeyRotation:
+    """Start a new data-key version and schedule re-encryption of existing rows."""
+    require_tenant_is_current(tenant)
+    if KeyRotation.objects.for_tenant(tenant).filter(status=RotationStatus.RUNNING).exists():
+        raise RotationInProgress("A key rotation is already running for this organisation.")
+    old, new = keyring.start_new_data_version(tenant)
+    rotation = KeyRotation(
+        tenant=tenant,
+        from_version=old,
+        to_version=new,
+        rows_total=sum(_tenant_rows(model, tenant).count() for model in encrypted_models()),
+        started_by=actor,
+    )
+    rotation.save()
+    record(
+        tenant=tenant,
+        action="encryption.key_rotation_started",
+        actor=actor_for_user(actor),
+        target=Target.of(rotation),
+        details={"from_version": old, "to_version": new, "rows": rotation.rows_total},
+    )
+    from encryption.tasks import rotate_task
+
+    transaction.on_commit(lambda: rotate_task.delay(tenant.pk, str(rotation.pk)))
+    return rotation
+
+
+def _reencrypt_batch(
+    tenant: Organisation, model: type[models.Model], field_names: list[str], after: str | None, active: int
+) -> tuple[int, int, str | None]:
+    """Re-encrypt up to a batch of rows after ``after``; returns (rows seen, rows rewritten,
+    last primary key)."""
+    rows = _tenant_rows(model, tenant).order_by("pk").select_for_update()
+    if after is not None:
+        rows = rows.filter(pk__gt=after)
+    batch = list(rows[:ROTATION_BATCH_SIZE])
+    rewritten = 0
+    for row in batch:
+        stale = [
+            name
+            for name in field_names
+            if isinstance(row.__dict__.get(name), StoredCiphertext) and stored_key_version(row.__dict__[name]) != active
+        ]
+        if stale:
+            for name in stale:
+                getattr(row, name)  # decrypt; saving encrypts under the active version
+            row.save(update_fields=stale)
+            rewritten += 1
+    return len(batch), rewritten, (str(batch[-1].pk) if batch else None)
+
+
+def rotation_step(*, tenant: Organisation, rotation: KeyRotation) -> bool:
+    """One batch of a rotation. Returns True when the rotation has finished."""
+    require_tenant_is_current(tenant)
+    with transaction.atomic():
+        rotation = KeyRotation.objects.for_tenant(tenant).select_for_update().get(pk=rotation.pk)
+        if rotation.status != RotationStatus.RUNNING:
+            return True
+        active = keyring.active_data_version(tenant)
+        for model, field_names in encrypted_models().items():
+            label = _label(model)
+            if rotation.cursor.get(label) == "done":
+                continue
+            seen, rewritten, last = _reencrypt_batch(tenant, model, field_names, rotation.cursor.get(label), active)
+            rotation.rows_done += seen
+            rotation.rows_reencrypted += rewritten
+            rotation.cursor[label] = last if seen == ROTATION_BATCH_SIZE else "done"
+            rotation.save(update_fields=["rows_done", "rows_reencrypted", "cursor"])
+            return False
+        rotation.status = RotationStatus.DONE
+        rotation.finished_at = timezone.now()
+        rotation.rows_done = max(rotation.rows_done, rotation.rows_total)
+        rotation.save(update_fields=["status", "finished_at", "rows_done"])
+        superseded = _erase_unused_versions(tenant, active)
+        record(
+            tenant=tenant,
+            action="encryption.key_rotation_finished",
+            actor=system_actor("encryption.rotate"),
+            target=Target.of(rotation),
+            details={"rows_reencrypted": rotation.rows_reencrypted, "versions_erased": superseded},
+        )
+    return True
+
+
+def _versions_in_use(tenant: Organisation) -> set[int]:
+    versions: set[int] = set()
+    for model, field_names in encrypted_models().items():
+        for values in _tenant_rows(model, tenant).values_list(*field_names).iterator(chunk_size=2000):
+            versions.update(version for value in values if (version := stored_key_version(value)) is not None)
+    return versions
+
+
+def _erase_unused_versions(tenant: Organisation, active: int) -> list[int]:
+    """Old data-key versions that no row uses any more lose their key material."""
+    in_use = _versions_in_use(tenant) | {active}
+    unused = list(
+        TenantKey.objects.for_tenant(tenant)
+        .filter(purpose=KeyPurpose.DATA, status=KeyStatus.RETIRED)
+        .exclude(version__in=in_use)
+        .values_list("version", flat=True)
+    )
+    TenantKey.objects.for_tenant(tenant).filter(purpose=KeyPurpose.DATA, version__in=unused).update(
+        status=KeyStatus.SUPERSEDED, wrapped_key=b""
+    )
+    return sorted(unused)
+
+
+@transaction.atomic
+def tenant_keys_destroy(*, tenant: Organisation, actor: User, confirmation: str) -> int:
+    """Crypto-shred: destroy every key of ``tenant``. Its encrypted data becomes unreadable for
+    good; other tenants are untouched. ``confirmation`` must be the organisation's slug."""
+    require_tenant_is_current(tenant)
+    if confirmation.strip() != tenant.slug:
+        raise ValidationError("Type the organisation's identifier exactly to confirm.")
+    destroyed = (
+        TenantKey.objects.for_tenant(tenant)
+        .exclude(status=KeyStatus.DESTROYED)
+        .update(status=KeyStatus.DESTROYED, wrapped_key=b"", retired_at=timezone.now())
+    )
+    KeyRotation.objects.for_tenant(tenant).filter(status=RotationStatus.RUNNING).update(
+        status=RotationStatus.DONE, finished_at=timezone.now()
+    )
+    record(
+        tenant=tenant,
+        action="encryption.keys_destroyed",
+        actor=actor_for_user(actor),
+        details={"keys_destroyed": destroyed},
+    )
+    transaction.on_commit(lambda: keyring.forget_cached_keys(tenant.pk))
+    keyring.forget_cached_keys(tenant.pk)
+    return destroyed
