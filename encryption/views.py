@@ -27,7 +27,8 @@ def keys(request: TenantRequest) -> HttpResponse:
 @require_GET
 @require_permission("encryption.manage")
 def rotation_progress(request: TenantRequest) -> HttpResponse:
-    return render(request, "encryption/_rotation.html", {"rotation": latest_rotation(tenant=request.tenant)})
+    context = {"rotation": latest_rotation(tenant=request.tenant), "keys": tenant_key_list(tenant=request.tenant)}
+    return render(request, "encryption/_rotation.html", context)
 
 
 @require_POST
