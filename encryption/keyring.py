@@ -27,6 +27,10 @@ CACHE_SECONDS = 300
 # a new version takes over: far below AES-GCM's 2^32 limit for random 96-bit nonces.
 USE_BLOCK = 100_000
 MAX_USES_PER_VERSION = 2**30
+# A process's reservation is trusted this long; after that it asks the database again, so it
+# stops encrypting under a version that another process has retired. Retired versions are erased
+# only once this much time has passed since they were retired.
+RESERVATION_SECONDS = 30
 
 
 class SecretKey:
@@ -97,8 +101,8 @@ class _Cache:
 
 
 _cache = _Cache()
-# tenant id -> (active version, its key, encryptions this process still has reserved)
-_reservations: dict[int, tuple[int, SecretKey, int]] = {}
+# tenant id -> (active version, its key, encryptions this process still has reserved, expiry)
+_reservations: dict[int, tuple[int, SecretKey, int, float]] = {}
 _reservations_lock = threading.Lock()
 
 
@@ -158,8 +162,7 @@ def start_new_data_version(tenant: Organisation) -> tuple[int, int]:
     require_tenant_is_current(tenant)
     current = _active_row(tenant, KeyPurpose.DATA)
     new = _start_next_version(tenant, KeyPurpose.DATA, current)
-    with _reservations_lock:
-        _reservations.pop(tenant.pk, None)
+    forget_reservation(tenant.pk)
     return current.version, new.version
 
 
@@ -169,6 +172,8 @@ def _unwrapped(tenant: Organisation, row: TenantKey) -> SecretKey:
     if secret is None:
         if row.status == KeyStatus.DESTROYED:
             raise KeyUnavailable("This key was destroyed; the data it protected is unreadable.")
+        if row.status == KeyStatus.SUPERSEDED:
+            raise KeyUnavailable(f"Key version {row.version} was retired and erased after a rotation.")
         secret = SecretKey(get_key_provider().unwrap(tenant.pk, bytes(row.wrapped_key)))
         _cache.put(cache_key, secret)
     return secret
@@ -222,9 +227,9 @@ def data_key_for_encryption(tenant: Organisation) -> ActiveKey:
     require_tenant_is_current(tenant)
     with _reservations_lock:
         reservation = _reservations.get(tenant.pk)
-        if reservation is not None and reservation[2] > 0:
-            version, secret, remaining = reservation
-            _reservations[tenant.pk] = (version, secret, remaining - 1)
+        if reservation is not None and reservation[2] > 0 and reservation[3] > time.monotonic():
+            version, secret, remaining, expires = reservation
+            _reservations[tenant.pk] = (version, secret, remaining - 1, expires)
             return ActiveKey(version, secret)
     row = _active_row(tenant, KeyPurpose.DATA)
     if not _reserve_uses(tenant, row):
@@ -233,5 +238,11 @@ def data_key_for_encryption(tenant: Organisation) -> ActiveKey:
             raise KeyUnavailable("Could not reserve uses of a new data key version.")
     secret = _unwrapped(tenant, row)
     with _reservations_lock:
-        _reservations[tenant.pk] = (row.version, secret, USE_BLOCK - 1)
+        _reservations[tenant.pk] = (row.version, secret, USE_BLOCK - 1, time.monotonic() + RESERVATION_SECONDS)
     return ActiveKey(row.version, secret)
+
+
+def forget_reservation(tenant_id: int) -> None:
+    """Make this process ask the database for the active version at its next encryption."""
+    with _reservations_lock:
+        _reservations.pop(tenant_id, None)

@@ -9,6 +9,7 @@ is destroyed, which makes all of its encrypted data unreadable, while other tena
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
@@ -108,6 +109,7 @@ def rotation_step(*, tenant: Organisation, rotation: KeyRotation) -> bool:
         rotation = KeyRotation.objects.for_tenant(tenant).select_for_update().get(pk=rotation.pk)
         if rotation.status != RotationStatus.RUNNING:
             return True
+        keyring.forget_reservation(tenant.pk)  # re-encrypt under the version active now
         active = keyring.active_data_version(tenant)
         for model, field_names in encrypted_models().items():
             label = _label(model)
@@ -123,7 +125,14 @@ def rotation_step(*, tenant: Organisation, rotation: KeyRotation) -> bool:
         rotation.finished_at = timezone.now()
         rotation.rows_done = max(rotation.rows_done, rotation.rows_total)
         rotation.save(update_fields=["status", "finished_at", "rows_done"])
-        superseded = _erase_unused_versions(tenant, active)
+        superseded = erase_unused_versions(tenant=tenant)
+        if retired_versions(tenant):
+            # Versions retired too recently to erase safely (or still used): look again later.
+            from encryption.tasks import erase_unused_keys_task
+
+            transaction.on_commit(
+                lambda: erase_unused_keys_task.apply_async((tenant.pk,), countdown=keyring.RESERVATION_SECONDS + 5)
+            )
         record(
             tenant=tenant,
             action="encryption.key_rotation_finished",
@@ -142,12 +151,23 @@ def _versions_in_use(tenant: Organisation) -> set[int]:
     return versions
 
 
-def _erase_unused_versions(tenant: Organisation, active: int) -> list[int]:
-    """Old data-key versions that no row uses any more lose their key material."""
-    in_use = _versions_in_use(tenant) | {active}
-    unused = list(
+def retired_versions(tenant: Organisation) -> list[int]:
+    return list(
         TenantKey.objects.for_tenant(tenant)
         .filter(purpose=KeyPurpose.DATA, status=KeyStatus.RETIRED)
+        .values_list("version", flat=True)
+    )
+
+
+def erase_unused_versions(*, tenant: Organisation) -> list[int]:
+    """Retired data-key versions that no row uses lose their key material, once every process's
+    reservation of them has expired (so none can still be encrypting under them)."""
+    require_tenant_is_current(tenant)
+    settled = timezone.now() - timedelta(seconds=keyring.RESERVATION_SECONDS + 1)
+    in_use = _versions_in_use(tenant) | {keyring.active_data_version(tenant)}
+    unused = list(
+        TenantKey.objects.for_tenant(tenant)
+        .filter(purpose=KeyPurpose.DATA, status=KeyStatus.RETIRED, retired_at__lte=settled)
         .exclude(version__in=in_use)
         .values_list("version", flat=True)
     )

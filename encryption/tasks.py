@@ -19,3 +19,12 @@ def rotate_task(tenant, rotation_id: str) -> None:  # type: ignore[no-untyped-de
         return
     if not rotation_step(tenant=tenant, rotation=rotation):
         rotate_task.delay(tenant.pk, rotation_id)
+
+
+@shared_task(name="encryption.erase_unused_keys")
+@runs_as_tenant
+def erase_unused_keys_task(tenant) -> None:  # type: ignore[no-untyped-def]
+    from encryption.services import erase_unused_versions
+
+    # A version still used by rows stays retired (readable) until a later rotation moves them.
+    erase_unused_versions(tenant=tenant)

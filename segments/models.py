@@ -35,3 +35,14 @@ class Contact(TenantModel):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def readable(self) -> bool:
+        """False when the key that encrypted this contact was destroyed (crypto-shredding)."""
+        from encryption.providers import KeyUnavailable
+
+        try:
+            _ = self.email
+        except KeyUnavailable:
+            return False
+        return True

@@ -38,5 +38,7 @@ def contact_detail_view(request: TenantRequest, contact_id: uuid.UUID) -> HttpRe
     if keys_destroyed(tenant=request.tenant):
         return render(request, "segments/keys_destroyed.html", status=410)
     contact = contact_get(tenant=request.tenant, contact_id=contact_id)
+    if not contact.readable:
+        return render(request, "segments/keys_destroyed.html", status=410)
     contact_view_record(tenant=request.tenant, actor=actor_for_request(request), contact=contact)
     return render(request, "segments/contact_detail.html", {"contact": contact})

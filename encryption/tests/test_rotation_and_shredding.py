@@ -37,6 +37,7 @@ def _stored_versions(tenant) -> set[int]:
 @pytest.mark.django_db
 def test_rotation_reencrypts_everything_in_batches_and_erases_the_old_key(world, monkeypatch):
     monkeypatch.setattr(services, "ROTATION_BATCH_SIZE", 4)
+    monkeypatch.setattr("encryption.keyring.RESERVATION_SECONDS", -1)  # reservations already expired
     monkeypatch.setattr("encryption.tasks.rotate_task.delay", lambda *args: None)
     contacts = [make_contact(world.a.tenant, last_name=f"Rotated{n}") for n in range(10)]
     assert _stored_versions(world.a.tenant) == {1}
@@ -149,3 +150,79 @@ def test_the_keys_page_rotates_and_shreds_for_admins_only(world, login, monkeypa
     assert 'hx-trigger="every 2s"' in progress.content.decode()
     with tenant_context(world.a.tenant):
         assert KeyRotation.objects.for_tenant(world.a.tenant).filter(status=RotationStatus.RUNNING).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_stale_reservation_elsewhere_neither_defeats_rotation_nor_loses_data(world, monkeypatch):
+    """Another process may still hold a reservation of the old version when a rotation starts."""
+    from encryption import keyring
+
+    monkeypatch.setattr("encryption.tasks.rotate_task.delay", lambda *args: None)
+    tenant = world.a.tenant
+    make_contact(tenant, last_name="Early")
+    with tenant_context(tenant):
+        old_key = keyring.key_version(tenant, KeyPurpose.DATA, 1)
+        rotation = data_key_rotate(tenant=tenant, actor=world.a.users[Role.ADMIN])
+        stale = (1, old_key, 1000, keyring.time.monotonic() + 3600)
+        keyring._reservations[tenant.pk] = stale  # as a worker that encrypted just before
+    _run_rotation(tenant, rotation)  # each step drops this process's reservation first
+    assert _stored_versions(tenant) == {2}
+    with tenant_context(tenant):
+        # No row uses v1 now, but it was retired moments ago: it is kept until reservations expire.
+        assert services.erase_unused_versions(tenant=tenant) == []
+        assert TenantKey.objects.for_tenant(tenant).get(purpose=KeyPurpose.DATA, version=1).status == KeyStatus.RETIRED
+    with tenant_context(tenant):
+        keyring._reservations[tenant.pk] = stale  # a web process still holding v1 writes a row
+        make_contact(tenant, last_name="Late")
+        forget_cached_keys()
+        # v1 was retired moments ago, so it is not erased while reservations may still use it.
+        assert services.erase_unused_versions(tenant=tenant) == []
+        assert {c.last_name for c in Contact.objects.for_tenant(tenant)} == {"Early", "Late"}
+
+
+@pytest.mark.django_db
+def test_an_expired_reservation_asks_for_the_active_version(world, monkeypatch):
+    from encryption import keyring
+
+    monkeypatch.setattr("encryption.tasks.rotate_task.delay", lambda *args: None)
+    tenant = world.a.tenant
+    make_contact(tenant)
+    with tenant_context(tenant):
+        old_key = keyring.key_version(tenant, KeyPurpose.DATA, 1)
+        data_key_rotate(tenant=tenant, actor=world.a.users[Role.ADMIN])
+        keyring._reservations[tenant.pk] = (1, old_key, 1000, keyring.time.monotonic() - 1)
+        assert keyring.data_key_for_encryption(tenant).version == 2
+
+
+@pytest.mark.django_db
+def test_after_shredding_new_contacts_are_readable_and_old_ones_say_why_not(world, login, client):
+    from tests.factories import make_token
+
+    old = make_contact(world.a.tenant, last_name="BeforeShredding")
+    with tenant_context(world.a.tenant):
+        tenant_keys_destroy(tenant=world.a.tenant, actor=world.a.users[Role.ADMIN], confirmation=world.a.tenant.slug)
+    new = make_contact(world.a.tenant, last_name="AfterShredding")  # new keys are made
+    web = login(world.a.users[Role.MARKETER], world.a.tenant)
+    page = web.get(reverse("segments:contact_list")).content.decode()
+    assert "AfterShredding" in page and "the key that encrypted this contact was destroyed" in page
+    assert web.get(reverse("segments:contact_detail", kwargs={"contact_id": old.pk})).status_code == 410
+    assert web.get(reverse("segments:contact_detail", kwargs={"contact_id": new.pk})).status_code == 200
+    issued = make_token(world.a.tenant, world.a.users[Role.ADMIN])
+    rows = client.get(reverse("api:segments_api:contact_list"), HTTP_AUTHORIZATION=f"Bearer {issued.secret}").json()[
+        "results"
+    ]
+    by_id = {row["id"]: row for row in rows}
+    assert by_id[str(old.pk)]["readable"] is False and by_id[str(old.pk)]["last_name"] is None
+    assert by_id[str(new.pk)]["last_name"] == "AfterShredding"
+
+
+@pytest.mark.django_db
+def test_the_api_answers_410_when_every_key_is_destroyed(world, client):
+    from tests.factories import make_token
+
+    make_contact(world.a.tenant)
+    issued = make_token(world.a.tenant, world.a.users[Role.ADMIN])
+    with tenant_context(world.a.tenant):
+        tenant_keys_destroy(tenant=world.a.tenant, actor=world.a.users[Role.ADMIN], confirmation=world.a.tenant.slug)
+    response = client.get(reverse("api:segments_api:contact_list"), HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+    assert response.status_code == 410 and response.json()["error"]["code"] == "keys_destroyed"

@@ -30,6 +30,21 @@ class ContactOutput(serializers.Serializer[Contact]):
     language = serializers.CharField(read_only=True)
     time_zone = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
+    readable = serializers.BooleanField(read_only=True, help_text="False once the contact's key was destroyed.")
+
+    def to_representation(self, instance: Contact) -> dict[str, Any]:
+        if instance.readable:
+            return dict(super().to_representation(instance))
+        # Crypto-shredded: only what was never encrypted remains.
+        encrypted = ("email", "first_name", "last_name", "external_id")
+        return {
+            "id": str(instance.pk),
+            **dict.fromkeys(encrypted),
+            "language": instance.language,
+            "time_zone": instance.time_zone,
+            "created_at": serializers.DateTimeField().to_representation(instance.created_at),
+            "readable": False,
+        }
 
 
 class ContactPagination(CursorPagination):
