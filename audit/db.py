@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import migrations
+from django.db.migrations.exceptions import IrreversibleError
 
 TABLES = ("audit_auditevent", "audit_auditchainhead", "audit_auditcheckpoint")
 APPEND_ONLY = ("audit_auditevent", "audit_auditcheckpoint")
@@ -69,7 +70,7 @@ class ProtectAuditTables(migrations.operations.base.Operation):
             schema_editor.execute(statement)
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        raise NotImplementedError("The audit log's protection is not removed by a migration.")
+        raise IrreversibleError("The audit log's protection is not removed by a migration.")
 
     def describe(self) -> str:
         return "Row-level security and append-only triggers on the audit tables"

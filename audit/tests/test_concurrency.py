@@ -25,9 +25,9 @@ import django, sys
 django.setup()
 from audit.services import SYSTEM, EventInput, record, record_many
 from tenants.context import tenant_context
-from tenants.models import Organisation
+from tenants.tasks import organisation_for_task
 
-tenant = Organisation.objects.get(pk=int(sys.argv[1]))
+tenant = organisation_for_task(int(sys.argv[1]))
 for n in range(int(sys.argv[2])):
     with tenant_context(tenant):  # one transaction per append, as requests do
         if n % 3 == 0:
