@@ -8,6 +8,7 @@ ACTIONS: dict[str, str] = {
     "auth.login_succeeded": "A user signed in with a password.",
     "auth.login_failed": "A sign-in attempt failed.",
     "auth.logout": "A user signed out.",
+    "auth.session_expired": "A session ended on its own: idle too long, or at its maximum length.",
     "auth.organisation_switched": "A user switched the organisation they work in.",
     # Members and roles
     "membership.created": "A user was added to the organisation.",

@@ -15,24 +15,29 @@ from tenants.context import principal_context, tenant_context
 from tenants.resolution import user_memberships
 
 
-def _record_for_each_organisation(user: User, action: str, actor: Actor) -> None:
+def record_for_each_organisation(user: User, action: str, actor: Actor, details: dict[str, Any] | None = None) -> None:
     """A session opens every organisation the user belongs to, so each one's log shows it."""
     with principal_context(user_id=user.pk):
         memberships = user_memberships(user.pk)
     for membership in memberships:
         with tenant_context(membership.tenant, switch_from_active=True):
-            record(tenant=membership.tenant, action=action, actor=actor, details={"user_id": user.pk})
+            record(
+                tenant=membership.tenant,
+                action=action,
+                actor=actor,
+                details={"user_id": user.pk, **(details or {})},
+            )
 
 
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: HttpRequest | None, user: User, **_: Any) -> None:
-    _record_for_each_organisation(user, "auth.login_succeeded", actor_for_user(user))
+    record_for_each_organisation(user, "auth.login_succeeded", actor_for_user(user))
 
 
 @receiver(user_logged_out)
 def _logged_out(sender: Any, request: HttpRequest | None, user: User | None, **_: Any) -> None:
     if user is not None:
-        _record_for_each_organisation(user, "auth.logout", actor_for_user(user))
+        record_for_each_organisation(user, "auth.logout", actor_for_user(user))
 
 
 @receiver(user_login_failed)
@@ -44,4 +49,4 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest
         record(tenant=None, action="auth.login_failed", actor=ANONYMOUS, details={"reason": "unknown_account"})
         return
     actor = Actor(ActorType.USER, str(user.pk), user.email)
-    _record_for_each_organisation(user, "auth.login_failed", actor)
+    record_for_each_organisation(user, "auth.login_failed", actor)

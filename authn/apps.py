@@ -7,4 +7,5 @@ class AuthnConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the OpenAPI description of API-token authentication.
+        from authn import sessions  # noqa: F401 - starts the session clocks at sign-in
         from authn.api import schema  # noqa: F401
