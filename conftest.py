@@ -41,6 +41,14 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Sign-in throttling counts in the cache (Redis in the suite): each test starts clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _audit_checkpoint_key(settings, tmp_path):
     """Each test signs audit checkpoints with its own key and log, outside the database."""
     from encryption.keyfile import ensure_key_file

@@ -8,6 +8,7 @@ ACTIONS: dict[str, str] = {
     "auth.login_succeeded": "A user signed in with a password.",
     "auth.login_failed": "A sign-in attempt failed.",
     "auth.logout": "A user signed out.",
+    "auth.locked_out": "Sign-in was locked for an address or IP after repeated failures.",
     "auth.session_expired": "A session ended on its own: idle too long, or at its maximum length.",
     "auth.organisation_switched": "A user switched the organisation they work in.",
     # Members and roles

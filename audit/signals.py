@@ -50,3 +50,13 @@ def _login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest
         return
     actor = Actor(ActorType.USER, str(user.pk), user.email)
     record_for_each_organisation(user, "auth.login_failed", actor)
+
+
+def record_lockout(email: str) -> None:
+    """A lock on a submitted address: in the account's organisations if it exists, else in the
+    global chain (the address itself is never stored)."""
+    user = User.objects.filter(email=email.strip().lower(), is_active=True).first()
+    if user is None:
+        record(tenant=None, action="auth.locked_out", actor=ANONYMOUS, details={"reason": "unknown_account"})
+        return
+    record_for_each_organisation(user, "auth.locked_out", Actor(ActorType.USER, str(user.pk), user.email))
