@@ -66,3 +66,23 @@ def audit_latest_checkpoint(*, tenant: Organisation) -> AuditCheckpoint | None:
 def audit_checkpoints(*, tenant: Organisation) -> QuerySet[AuditCheckpoint]:
     require_tenant_is_current(tenant)
     return AuditCheckpoint.objects.filter(chain_id=tenant.pk, tenant=tenant).order_by("seq")
+
+
+SIGN_IN_ACTIONS = (
+    "auth.login_succeeded",
+    "auth.login_failed",
+    "auth.logout",
+    "auth.session_expired",
+    "auth.locked_out",
+)
+
+
+def sign_in_history(*, tenant: Organisation, user_id: int, limit: int = 100) -> QuerySet[AuditEvent]:
+    """A user's own sign-ins, failures, sign-outs and expiries, newest first, as recorded in the
+    tenant's chain."""
+    require_tenant_is_current(tenant)
+    return (
+        AuditEvent.objects.filter(chain_id=tenant.pk, tenant_id=tenant.pk, actor_id=str(user_id))
+        .filter(action__in=SIGN_IN_ACTIONS)
+        .order_by("-seq")[:limit]
+    )

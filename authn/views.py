@@ -6,8 +6,9 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.selectors import sign_in_history
 from authn.forms import ApiTokenForm, EmailAuthenticationForm
 from authn.selectors import api_token_get, api_token_list
 from authn.services import api_token_create, api_token_revoke
@@ -22,6 +23,13 @@ login = public_view(
     )
 )
 logout = login_only(auth_views.LogoutView.as_view())
+
+
+@require_GET
+@require_permission("account.view")
+def sign_in_history_view(request: TenantRequest) -> HttpResponse:
+    events = sign_in_history(tenant=request.tenant, user_id=request.user.pk)
+    return render(request, "authn/sign_in_history.html", {"events": events})
 
 
 @require_http_methods(["GET", "POST"])

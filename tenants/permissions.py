@@ -26,6 +26,7 @@ class Permission:
 
 _PERMISSIONS = [
     Permission("dashboard.view", "See the organisation's dashboard", EVERYONE),
+    Permission("account.view", "See your own sign-in history", EVERYONE),
     Permission(
         "contacts.view", "List contacts and open a contact (PHI masked)", frozenset({ADMIN, MARKETER, COMPLIANCE})
     ),
