@@ -65,3 +65,13 @@ def test_an_expired_session_on_the_api_gets_a_structured_401(world, login, clock
     response = client.get(reverse("api:segments_api:contact_list"))
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "session_expired"
+
+
+def test_disabling_a_user_ends_their_sessions_at_once(world, login):
+    user = world.a.users[Role.MARKETER]
+    client = login(user, world.a.tenant)
+    assert client.get(reverse("tenants:dashboard")).status_code == 200
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    response = client.get(reverse("tenants:dashboard"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("authn:login"))
