@@ -53,9 +53,5 @@ def role_has_permission(role: str | None, code: str) -> bool:
     return role is not None and role in permission.roles
 
 
-def permissions_for_role(role: str) -> list[Permission]:
-    return [permission for permission in _PERMISSIONS if role in permission.roles]
-
-
 def all_permissions() -> list[Permission]:
     return list(_PERMISSIONS)

@@ -10,10 +10,6 @@ from tenants.models import Membership, Organisation
 from tenants.roles import Role
 
 
-def organisation_create(*, name: str, slug: str) -> Organisation:
-    return Organisation.objects.create(name=name, slug=slug)
-
-
 @transaction.atomic
 def membership_create(*, tenant: Organisation, actor: User | None, user: User, role: Role | str) -> Membership:
     require_tenant_is_current(tenant)
