@@ -99,11 +99,17 @@ def world(db) -> World:
 
 @pytest.fixture
 def login(client):
-    """``login(user, tenant)``: a signed-in test client acting for ``tenant``."""
+    """``login(user, tenant)``: a signed-in test client acting for ``tenant``, its session bound
+    to the client's device cookie and network and opened with a passkey (``factor=`` to change,
+    ``step_up=True`` for a fresh step-up)."""
     from tenants.resolution import SESSION_TENANT_KEY
 
-    def _login(user, tenant=None):
+    def _login(user, tenant=None, *, factor=None, step_up=False):
+        from authn.models import Factor
+        from authn.tests.support import bind_client_session
+
         client.force_login(user)
+        bind_client_session(client, user, factor=factor or Factor.PASSKEY, step_up=step_up)
         if tenant is not None:
             session = client.session
             session[SESSION_TENANT_KEY] = tenant.pk

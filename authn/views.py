@@ -4,24 +4,31 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.selectors import sign_in_history
 from authn.forms import ApiTokenForm, EmailAuthenticationForm
+from authn.models import Factor
 from authn.selectors import api_token_get, api_token_list
 from authn.services import api_token_create, api_token_revoke
+from authn.signin import open_user_session
 from tenants.access import login_only, public_view, require_permission
 from tenants.http import TenantRequest
 
-login = public_view(
-    auth_views.LoginView.as_view(
-        template_name="authn/login.html",
-        authentication_form=EmailAuthenticationForm,
-        redirect_authenticated_user=True,
-    )
-)
+
+class PasswordLoginView(auth_views.LoginView):
+    template_name = "authn/login.html"
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: EmailAuthenticationForm) -> HttpResponse:  # type: ignore[override]
+        open_user_session(self.request, form.get_user(), factor=Factor.PASSWORD)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+login = public_view(PasswordLoginView.as_view())
 logout = login_only(auth_views.LogoutView.as_view())
 
 

@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "authn.sessions.SessionTimeoutMiddleware",
+    "authn.binding.SessionBindingMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -242,6 +245,8 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_AGE = env_int("SESSION_ABSOLUTE_SECONDS", 8 * 3600, minimum=300)
 # Automatic logoff after this long without a request (authn.sessions).
 SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 15 * 60, minimum=60)
+# A passkey assertion opens sensitive actions (exports, key and policy changes) for this long.
+STEP_UP_SECONDS = env_int("STEP_UP_SECONDS", 5 * 60, minimum=30)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
@@ -252,9 +257,14 @@ if PRODUCTION:
     # __Host- cookies: Secure, Path=/, no Domain, so no sibling host can set or read them.
     SESSION_COOKIE_NAME = "__Host-sealpost_session"
     CSRF_COOKIE_NAME = "__Host-sealpost_csrf"
+    DEVICE_COOKIE_NAME = "__Host-sealpost_device"
 else:
     SESSION_COOKIE_NAME = "sealpost_session"
     CSRF_COOKIE_NAME = "sealpost_csrf"
+    DEVICE_COOKIE_NAME = "sealpost_device"
+# A session is bound to the network it started on: this prefix around the client's address.
+SESSION_BIND_IPV4_PREFIX = env_int("SESSION_BIND_IPV4_PREFIX", 24, minimum=0)
+SESSION_BIND_IPV6_PREFIX = env_int("SESSION_BIND_IPV6_PREFIX", 56, minimum=0)
 
 # --- Transport security and headers -----------------------------------------------------------
 SECURE_SSL_REDIRECT = PRODUCTION

@@ -26,14 +26,21 @@ class Permission:
 
 _PERMISSIONS = [
     Permission("dashboard.view", "See the organisation's dashboard", EVERYONE),
-    Permission("account.view", "See your own sign-in history", EVERYONE),
+    Permission("account.view", "Manage your own passkeys, authenticator app and sessions; see your sign-ins", EVERYONE),
     Permission(
         "contacts.view", "List contacts and open a contact (PHI masked)", frozenset({ADMIN, MARKETER, COMPLIANCE})
     ),
     Permission("members.view", "See who belongs to the organisation and their roles", frozenset({ADMIN, COMPLIANCE})),
     Permission("members.manage", "Change members' roles and deactivate members", frozenset({ADMIN})),
     Permission("roles.view", "Read this map of roles and permissions", frozenset({ADMIN})),
-    Permission("api_tokens.manage", "Create and revoke API tokens", frozenset({ADMIN})),
+    Permission(
+        "api_tokens.manage",
+        "Register API applications, approve their scopes, rotate and revoke tokens",
+        frozenset({ADMIN}),
+    ),
+    Permission("access_policy.manage", "Edit the conditional-access policy", frozenset({ADMIN})),
+    Permission("sessions.manage", "See members' sessions and end them", frozenset({ADMIN})),
+    Permission("break_glass.manage", "Grant and end time-boxed emergency access", frozenset({ADMIN})),
     Permission(
         "encryption.manage", "See encryption keys, rotate them, destroy them (crypto-shredding)", frozenset({ADMIN})
     ),

@@ -38,7 +38,27 @@ def populated(world):
             write_checkpoint(fixture.tenant)
             encrypt_text(fixture.tenant, FieldContext("t", "f", "r"), "synthetic")  # creates its keys
             data_key_rotate(tenant=fixture.tenant, actor=fixture.users[Role.ADMIN])  # a rotation row
+            _identity_rows(fixture)
     return world
+
+
+def _identity_rows(fixture) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from authn.models import AccessPolicy, BreakGlassGrant
+
+    admin = fixture.users[Role.ADMIN]
+    AccessPolicy.objects.create(tenant=fixture.tenant, updated_by=admin)
+    BreakGlassGrant.objects.create(
+        tenant=fixture.tenant,
+        user=fixture.users[Role.MARKETER],
+        role=Role.ADMIN,
+        reason="Synthetic emergency",
+        granted_by=admin,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
 
 
 def test_the_application_role_is_subject_to_rls(db):
