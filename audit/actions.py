@@ -20,6 +20,7 @@ ACTIONS: dict[str, str] = {
     "auth.totp_removed": "A user removed their authenticator app.",
     "auth.recovery_codes_generated": "A user generated a new set of recovery codes (older ones stopped working).",
     "auth.recovery_code_used": "A recovery code was used to sign in.",
+    "auth.reauthentication_failed": "A wrong password was given to confirm a change of sign-in factors.",
     "auth.step_up_succeeded": "A user confirmed a sensitive action with a fresh passkey assertion.",
     "auth.step_up_failed": "A step-up passkey assertion failed.",
     "auth.access_decision": "Conditional access decided to allow, step up or block, with the signals and rule.",
@@ -43,8 +44,8 @@ ACTIONS: dict[str, str] = {
     "api_application.revoked": "An admin revoked an API application and all its tokens.",
     "api_token.rotated": "An admin replaced an application's token with a new one.",
     "api_token.scope_refused": "An API call was refused because its token lacks the scope.",
-    "api_token.created": "An admin created an API token.",
-    "api_token.revoked": "An admin revoked an API token.",
+    "api_token.created": "A token was issued for a newly registered API application.",
+    "api_token.revoked": "An admin revoked an API token (before API applications; kept for older events).",
     "api_token.used": "An API call was made with a token.",
     "api_token.rejected": "An API call presented an invalid, expired or revoked token.",
     # PHI access

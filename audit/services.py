@@ -8,11 +8,12 @@ chain; different tenants' chains append in parallel.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,23 @@ INSERT_BATCH_SIZE = 1000
 _DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _DETAIL_TEXT = re.compile(r"^[A-Za-z0-9_.:/+=-]{0,100}$")
 _MAX_DETAIL_ITEMS = 1_000
+
+
+# While a request runs under emergency (break-glass) access: (tenant id, grant id). Every event
+# written to that tenant's chain meanwhile carries ``details["break_glass"]`` = the grant id. Set
+# by tenant resolution, cleared at the start and end of every request (audit.signals).
+_break_glass: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar(
+    "sealpost_break_glass", default=None
+)
+
+
+def mark_break_glass(tenant_id: int | None, grant_id: str | None) -> None:
+    """Tag (or, with ``None``, stop tagging) the current request's events with a break-glass grant."""
+    _break_glass.set((tenant_id, grant_id) if tenant_id is not None and grant_id else None)
+
+
+def current_break_glass() -> tuple[int, str] | None:
+    return _break_glass.get()
 
 
 class UnsafeAuditDetails(ValueError):
@@ -158,10 +176,14 @@ def _lock_head(chain_id: int, tenant: Organisation | None) -> AuditChainHead:
     return AuditChainHead.objects.select_for_update().get(chain_id=chain_id)
 
 
-def _validated(events: Iterable[EventInput]) -> list[EventInput]:
+def _validated(events: Iterable[EventInput], tenant: Organisation | None = None) -> list[EventInput]:
+    mark = _break_glass.get()
+    grant_id = mark[1] if mark is not None and tenant is not None and mark[0] == tenant.pk else None
     checked = []
     for event in events:
         check_action(event.action)
+        if grant_id is not None and "break_glass" not in event.details:
+            event = replace(event, details={**event.details, "break_glass": grant_id})
         check_details(event.details)
         checked.append(event)
     return checked
@@ -269,13 +291,13 @@ def record(
 ) -> int:
     """Append one event to ``tenant``'s chain (the global chain for ``None``) inside the caller's
     transaction: if the action rolls back, so does its audit event. Returns its sequence number."""
-    return _append(tenant, _validated([EventInput(action, actor, target, details or {})]))
+    return _append(tenant, _validated([EventInput(action, actor, target, details or {})], tenant))
 
 
 def record_many(*, tenant: Organisation | None, events: Iterable[EventInput]) -> int:
     """Append many events in one locked pass (the send pipeline's path). Returns the last
     sequence number written."""
-    checked = _validated(events)
+    checked = _validated(events, tenant)
     if not checked:
         return 0
     return _append(tenant, checked)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.core.signals import request_finished, request_started
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from audit.models import ActorType
-from audit.services import ANONYMOUS, Actor, actor_for_user, record
+from audit.services import ANONYMOUS, Actor, actor_for_user, mark_break_glass, record
 from authn.models import User
 from tenants.context import principal_context, tenant_context
 from tenants.resolution import user_memberships
@@ -29,9 +30,18 @@ def record_for_each_organisation(user: User, action: str, actor: Actor, details:
             )
 
 
+@receiver(request_started)
+@receiver(request_finished)
+def _clear_break_glass_mark(sender: Any, **_: Any) -> None:
+    """A request's break-glass marking (set by tenant resolution) never outlives it."""
+    mark_break_glass(None, None)
+
+
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: HttpRequest | None, user: User, **_: Any) -> None:
-    record_for_each_organisation(user, "auth.login_succeeded", actor_for_user(user))
+    factor = getattr(request, "sealpost_sign_in_factor", None)
+    details = {"factor": str(factor)} if factor else None
+    record_for_each_organisation(user, "auth.login_succeeded", actor_for_user(user), details)
 
 
 @receiver(user_logged_out)
@@ -60,3 +70,6 @@ def record_lockout(email: str) -> None:
         record(tenant=None, action="auth.locked_out", actor=ANONYMOUS, details={"reason": "unknown_account"})
         return
     record_for_each_organisation(user, "auth.locked_out", Actor(ActorType.USER, str(user.pk), user.email))
+    from authn.notifications import suspicious_sign_in_alert_everywhere
+
+    suspicious_sign_in_alert_everywhere(user=user, reasons=["many_failures"])

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -13,10 +16,21 @@ from audit.models import AuditEvent
 from audit.selectors import audit_checkpoints, audit_event_get, audit_event_list, audit_latest_checkpoint
 from audit.services import actor_for_request, record
 from audit.verify import verify_chain
+from authn.stepup import require_step_up
 from tenants.access import require_permission
 from tenants.http import TenantRequest
 
 EVENTS_PER_PAGE = 50
+
+
+def _mark_break_glass(events: Iterable[AuditEvent]) -> None:
+    """Flag the events to highlight: emergency access itself (``break_glass.*``) and everything
+    done under it (``details["break_glass"]``, the grant id)."""
+    for event in events:
+        marker = json.loads(event.details or "{}").get("break_glass") if '"break_glass"' in event.details else None
+        # A grant id; conditional-access decisions may also carry a plain True/False signal.
+        event.break_glass_grant = marker if isinstance(marker, str) else None  # type: ignore[attr-defined]
+        event.is_break_glass = bool(marker) or event.action.startswith("break_glass.")  # type: ignore[attr-defined]
 
 
 @require_GET
@@ -26,6 +40,8 @@ def event_list(request: TenantRequest) -> HttpResponse:
     filters = form.filters()
     paginator = Paginator(audit_event_list(tenant=request.tenant, filters=filters), EVENTS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    _mark_break_glass(page.object_list)
     record(
         tenant=request.tenant,
         action="audit.viewed",
@@ -47,6 +63,7 @@ def event_list(request: TenantRequest) -> HttpResponse:
 @require_permission("audit.view")
 def event_detail(request: TenantRequest, event_id: int) -> HttpResponse:
     event = audit_event_get(tenant=request.tenant, event_id=event_id)
+    _mark_break_glass([event])
     record(
         tenant=request.tenant, action="audit.viewed", actor=actor_for_request(request), details={"event_id": event.pk}
     )
@@ -92,6 +109,7 @@ def _download(request: TenantRequest, body: str, content_type: str, extension: s
 
 @require_GET
 @require_permission("audit.export")
+@require_step_up
 def export_csv(request: TenantRequest) -> HttpResponse:
     events = _exported_events(request, "csv")
     # Built inside the request's transaction, where row-level security admits the tenant's rows.
@@ -100,6 +118,7 @@ def export_csv(request: TenantRequest) -> HttpResponse:
 
 @require_GET
 @require_permission("audit.export")
+@require_step_up
 def export_json(request: TenantRequest) -> HttpResponse:
     events = _exported_events(request, "json")
     document = json_document(

@@ -5,12 +5,11 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
-from django.utils import timezone
 
 from audit.signals import record_lockout
 from authn import throttle
+from authn.scopes import all_scopes
 from sealpost.request_id import get_client
-from tenants.roles import Role
 
 TOKEN_LIFETIMES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
 
@@ -42,12 +41,74 @@ class EmailAuthenticationForm(AuthenticationForm):
         return cleaned
 
 
-class ApiTokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What uses this token, e.g. “EHR appointment sync”.")
-    role = forms.ChoiceField(
-        choices=Role.choices, initial=Role.MARKETER, help_text="The token acts with this role's permissions."
+def _scope_field() -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        choices=[(scope.code, scope.code) for scope in all_scopes()],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Approve at least one scope."},
+        help_text="The application can do this and nothing else. Approve only what it needs.",
     )
-    lifetime_days = forms.ChoiceField(choices=TOKEN_LIFETIMES, initial="90", label="Expires after")
 
-    def expires_at(self):  # type: ignore[no-untyped-def]
-        return timezone.now() + timedelta(days=int(self.cleaned_data["lifetime_days"]))
+
+class ApiApplicationForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What connects, e.g. “EHR appointment sync”.")
+    description = forms.CharField(
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Who runs it and why it needs access. Do not include patient information.",
+    )
+    scopes = _scope_field()
+    lifetime_days = forms.ChoiceField(choices=TOKEN_LIFETIMES, initial="90", label="Token expires after")
+
+    def lifetime(self) -> timedelta:
+        return timedelta(days=int(self.cleaned_data["lifetime_days"]))
+
+
+class ApiApplicationScopesForm(forms.Form):
+    scopes = _scope_field()
+
+
+class ApiTokenRotateForm(forms.Form):
+    lifetime_days = forms.ChoiceField(
+        choices=TOKEN_LIFETIMES, initial="90", required=False, label="New token expires after"
+    )
+
+    def lifetime(self) -> timedelta:
+        return timedelta(days=int(self.cleaned_data.get("lifetime_days") or "90"))
+
+
+SECOND_FACTOR_METHODS = [("totp", "Authenticator app code"), ("recovery", "Recovery code")]
+
+
+class SecondFactorCodeForm(forms.Form):
+    """An authenticator-app or recovery code at the second step of signing in."""
+
+    method = forms.ChoiceField(choices=SECOND_FACTOR_METHODS, widget=forms.HiddenInput)
+    code = forms.CharField(
+        max_length=40,
+        label="Code",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}),
+    )
+
+    def __init__(self, *args: Any, acceptable: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acceptable = acceptable
+
+    def clean_method(self) -> str:
+        method = str(self.cleaned_data["method"])
+        if method not in self.acceptable:
+            raise forms.ValidationError("That kind of code is not accepted for this sign-in.")
+        return method
+
+    def clean_code(self) -> str:
+        return "".join(str(self.cleaned_data["code"]).split())
+
+
+class PasskeyNameForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        label="Name",
+        help_text="So you can tell your passkeys apart, e.g. “Work laptop” or “Phone”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )

@@ -61,12 +61,33 @@ def hash_api_token(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
-class ApiToken(TenantModel):
-    """A bearer token bound to one organisation, acting with one role's permissions. Full API
-    applications with approved scopes come with the identity work; this is the tenant binding."""
+class ApiApplication(TenantModel):
+    """An integration an admin registered for one organisation, with the scopes they approved
+    (codes from ``authn.scopes``). Its token acts with exactly these scopes, never with a role's
+    permissions, and only an admin can change them (with a fresh step-up)."""
 
     name = models.CharField(max_length=100)
-    role = models.CharField(max_length=32, choices=Role.choices, default=Role.MARKETER)
+    description = models.TextField(max_length=500, blank=True)
+    scopes = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey("authn.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def has_scope(self, code: str) -> bool:
+        return self.revoked_at is None and code in self.scopes
+
+
+class ApiToken(TenantModel):
+    """A bearer token of an API application: bound to its organisation, acting with the
+    application's approved scopes. One is live at a time; rotation revokes the old one."""
+
+    application = models.ForeignKey(ApiApplication, on_delete=models.PROTECT, related_name="tokens")
     prefix = models.CharField(max_length=16, db_index=True)
     token_hash = models.CharField(max_length=64, unique=True)
     created_by = models.ForeignKey("authn.User", on_delete=models.PROTECT, related_name="+")
@@ -79,13 +100,17 @@ class ApiToken(TenantModel):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
+        return f"{self.prefix}…"
 
     def is_usable(self, now: Any = None) -> bool:
         now = now or timezone.now()
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > now
+
+    def is_expired(self, now: Any = None) -> bool:
+        now = now or timezone.now()
+        return self.expires_at is not None and self.expires_at <= now
 
 
 class Factor(models.TextChoices):
@@ -120,6 +145,9 @@ class Passkey(models.Model):
     name = models.CharField(max_length=100)
     credential_id = models.BinaryField(unique=True)
     public_key = models.BinaryField()
+    # The WebAuthn user handle given at registration: random, the same for all of a user's
+    # passkeys, never the email or database id (authenticators may show or sync it).
+    user_handle = models.BinaryField(max_length=64)
     sign_count = models.PositiveBigIntegerField(default=0)
     transports = models.JSONField(default=list, blank=True)
     aaguid = models.CharField(max_length=36, blank=True)

@@ -59,3 +59,18 @@ def require_step_up[V: Callable[..., HttpResponse]](view: V) -> V:
 
     wrapped.sealpost_step_up = True  # type: ignore[attr-defined]
     return wrapped  # type: ignore[return-value]
+
+
+def require_step_up_for_changes[V: Callable[..., HttpResponse]](view: V) -> V:
+    """Step-up for the requests that change something (not GET/HEAD): a page can be read with
+    the session alone, its form needs a fresh passkey assertion."""
+    guarded = require_step_up(view)
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method in ("GET", "HEAD"):
+            return view(request, *args, **kwargs)
+        return guarded(request, *args, **kwargs)
+
+    wrapped.sealpost_step_up = True  # type: ignore[attr-defined]
+    return wrapped  # type: ignore[return-value]

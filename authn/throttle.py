@@ -47,7 +47,9 @@ def _locked(key: str) -> Lock | None:
 
 
 def current_lock(email: str, ip: str) -> Lock | None:
-    return _locked(_key("account", email)) or (_locked(_key("ip", ip)) if ip else None)
+    """With no email (a passkey sign-in without a username) only the IP can be locked."""
+    account = _locked(_key("account", email)) if email else None
+    return account or (_locked(_key("ip", ip)) if ip else None)
 
 
 def _count_failure(key: str, limit: int) -> bool:
@@ -66,7 +68,7 @@ def _count_failure(key: str, limit: int) -> bool:
 
 def record_failure(email: str, ip: str) -> bool:
     """Returns True when the address (or the IP) has just been locked."""
-    account_locked = _count_failure(_key("account", email), ACCOUNT_FAILURES)
+    account_locked = _count_failure(_key("account", email), ACCOUNT_FAILURES) if email else False
     ip_locked = _count_failure(_key("ip", ip), IP_FAILURES) if ip else False
     return account_locked or ip_locked
 

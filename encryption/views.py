@@ -6,6 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from authn.stepup import require_step_up
 from encryption.providers import get_key_provider
 from encryption.selectors import latest_rotation, tenant_key_list
 from encryption.services import data_key_rotate, tenant_keys_destroy
@@ -33,6 +34,7 @@ def rotation_progress(request: TenantRequest) -> HttpResponse:
 
 @require_POST
 @require_permission("encryption.manage")
+@require_step_up
 def rotate(request: TenantRequest) -> HttpResponse:
     try:
         rotation = data_key_rotate(tenant=request.tenant, actor=request.user)
@@ -47,6 +49,7 @@ def rotate(request: TenantRequest) -> HttpResponse:
 
 @require_POST
 @require_permission("encryption.manage")
+@require_step_up
 def destroy(request: TenantRequest) -> HttpResponse:
     try:
         count = tenant_keys_destroy(

@@ -122,6 +122,9 @@ def child_environment(config: Config) -> dict[str, str]:
         env.pop(f"{name}_FILE", None)
     env["EMAIL_HOST"] = HOST
     env["EMAIL_PORT"] = str(config.smtp_port)
+    # Passkeys need a host name, not an IP address, as their relying party: the site is
+    # http://localhost:PORT (which the web server on 127.0.0.1 answers).
+    env.setdefault("SITE_URL", site_url(config))
     env["DJANGO_SETTINGS_MODULE"] = env.get("DJANGO_SETTINGS_MODULE", "sealpost.settings")
     env["PYTHONUNBUFFERED"] = "1"  # logs appear as they happen, not when a buffer fills
     return env
@@ -211,8 +214,12 @@ def demo_logins_text(var_dir: Path) -> list[str]:
     return lines
 
 
+def site_url(config: Config) -> str:
+    return f"http://localhost:{config.web_port}"
+
+
 def banner(config: Config) -> str:
-    url = f"http://{HOST}:{config.web_port}/"
+    url = f"{os.environ.get('SITE_URL') or site_url(config)}/"
     if config.dev_mailbox_enabled:
         mailbox = f"  Dev mailbox:  {url}dev/mailbox/   (SMTP sink on {HOST}:{config.smtp_port})"
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.utils.csp import CSP
@@ -41,7 +42,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "1
 if PRODUCTION and not ALLOWED_HOSTS:
     raise EnvError("ALLOWED_HOSTS must be set in production.")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("SITE_URL", "http://localhost:8000")
+SITE_URL = env_str("SITE_URL", "http://localhost:8000") or "http://localhost:8000"
 
 INSTALLED_APPS = [
     # Ours first: tenants overrides ``migrate`` and ``flush`` to run them as the schema owner.
@@ -84,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tenants.middleware.TenantMiddleware",
+    "authn.enforcement.ConditionalAccessMiddleware",
 ]
 
 ROOT_URLCONF = "sealpost.urls"
@@ -191,6 +193,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.verify_chains",
         "schedule": env_int("AUDIT_VERIFY_SECONDS", 3600, minimum=60),
     },
+    # Emergency access ends on its own at expires_at; this writes the expiry to the audit log.
+    "break-glass-expiry": {"task": "authn.break_glass_expire", "schedule": 60},
 }
 
 # --- Email (the local SMTP sink by default) ----------------------------------------------------
@@ -245,6 +249,13 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_AGE = env_int("SESSION_ABSOLUTE_SECONDS", 8 * 3600, minimum=300)
 # Automatic logoff after this long without a request (authn.sessions).
 SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 15 * 60, minimum=60)
+# Passkeys (WebAuthn): the relying party is this site. Assertions are accepted only from these
+# exact origins; the RP ID must be the origin's host or a registrable suffix of it.
+WEBAUTHN_RP_NAME = env_str("WEBAUTHN_RP_NAME", "Sealpost") or "Sealpost"
+WEBAUTHN_ORIGINS = env_list("WEBAUTHN_ORIGINS", [SITE_URL.rstrip("/")])
+WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", urlsplit(WEBAUTHN_ORIGINS[0]).hostname or "localhost") or "localhost"
+# How long a WebAuthn challenge may be answered.
+WEBAUTHN_CHALLENGE_SECONDS = env_int("WEBAUTHN_CHALLENGE_SECONDS", 120, minimum=30)
 # A passkey assertion opens sensitive actions (exports, key and policy changes) for this long.
 STEP_UP_SECONDS = env_int("STEP_UP_SECONDS", 5 * 60, minimum=30)
 SESSION_COOKIE_HTTPONLY = True
@@ -265,6 +276,8 @@ else:
 # A session is bound to the network it started on: this prefix around the client's address.
 SESSION_BIND_IPV4_PREFIX = env_int("SESSION_BIND_IPV4_PREFIX", 24, minimum=0)
 SESSION_BIND_IPV6_PREFIX = env_int("SESSION_BIND_IPV6_PREFIX", 56, minimum=0)
+# Offline GeoIP (a MaxMind-format .mmdb file) for conditional access; unset = no GeoIP (authn.geo).
+GEOIP_DATABASE = env_str("GEOIP_DATABASE")
 
 # --- Transport security and headers -----------------------------------------------------------
 SECURE_SSL_REDIRECT = PRODUCTION

@@ -22,7 +22,10 @@ NAVIGATION = [
     NavItem("Contacts", "segments:contact_list", "contacts.view"),
     NavItem("Members", "tenants:member_list", "members.view"),
     NavItem("Audit log", "audit:event_list", "audit.view"),
-    NavItem("API tokens", "authn:api_token_list", "api_tokens.manage"),
+    NavItem("API applications", "authn:api_application_list", "api_tokens.manage"),
+    NavItem("Sessions", "authn:member_session_list", "sessions.manage"),
+    NavItem("Access policy", "authn:access_policy", "access_policy.manage"),
+    NavItem("Emergency access", "authn:break_glass_list", "break_glass.manage"),
     NavItem("Encryption", "encryption:keys", "encryption.manage"),
     NavItem("Roles", "tenants:roles", "roles.view"),
 ]

@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.http import HttpRequest
 from django.utils import timezone
 
-from authn.models import ApiToken, hash_api_token
+from authn.models import ApiApplication, ApiToken, hash_api_token
 from tenants.context import tenant_context
 from tenants.models import Membership
 
@@ -51,17 +51,21 @@ def user_memberships(user_id: int) -> list[Membership]:
 
 
 def resolve_session_membership(request: HttpRequest, user_id: int) -> Membership | None:
+    from authn.break_glass import break_glass_apply
+
+    request.break_glass = None  # type: ignore[attr-defined]
     memberships = user_memberships(user_id)
     request.user_memberships = memberships  # type: ignore[attr-defined]
     if not memberships:
         return None
     chosen_id = request.session.get(SESSION_TENANT_KEY)
-    for membership in memberships:
-        if membership.tenant_id == chosen_id:
-            return membership
-    first = memberships[0]
-    request.session[SESSION_TENANT_KEY] = first.tenant_id
-    return first
+    chosen = next((membership for membership in memberships if membership.tenant_id == chosen_id), None)
+    if chosen is None:
+        chosen = memberships[0]
+        request.session[SESSION_TENANT_KEY] = chosen.tenant_id
+    # An active emergency-access grant gives the member its role for this request (in memory).
+    break_glass_apply(request, chosen)
+    return chosen
 
 
 def resolve_api_token(bearer: BearerToken) -> ApiToken | None:
@@ -74,8 +78,18 @@ def resolve_api_token(bearer: BearerToken) -> ApiToken | None:
     )
     if token is None or not token.is_usable():
         return None
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > TOKEN_LAST_USED_RESOLUTION:
-        with tenant_context(token.tenant):
+    # The application (and its approved scopes) is read as the token's tenant: its table has no
+    # principal-read policy, so row-level security never shows it before the token is known.
+    with tenant_context(token.tenant):
+        application = (
+            ApiApplication.objects.for_tenant(token.tenant)
+            .filter(pk=token.application_id, revoked_at__isnull=True)
+            .first()
+        )
+        if application is None:
+            return None
+        token.application = application
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > TOKEN_LAST_USED_RESOLUTION:
             ApiToken.objects.for_tenant(token.tenant).filter(pk=token.pk).update(last_used_at=now)
     return token

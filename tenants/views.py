@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import actor_for_user, record
+from authn.stepup import require_step_up_for_changes
 from segments.selectors import contact_count
 from tenants.access import login_only, require_permission
 from tenants.context import tenant_context
@@ -64,6 +65,7 @@ def member_list(request: TenantRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require_permission("members.manage")
+@require_step_up_for_changes
 def member_edit(request: TenantRequest, membership_id: uuid.UUID) -> HttpResponse:
     tenant = request.tenant
     membership = membership_get(tenant=tenant, membership_id=membership_id)

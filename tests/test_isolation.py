@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from authn.models import ApiToken
+from authn.models import ApiApplication, ApiToken
 from tenants.context import tenant_context
 from tenants.models import Membership
 from tenants.permissions import role_has_permission
@@ -29,14 +29,21 @@ class ObjectRoute:
     unchanged: Callable[[Any, dict[str, Any]], bool] | None = None  # state check after B's attempts
 
 
-def _token_kwargs(world) -> dict[str, Any]:
-    issued = make_token(world.a.tenant, world.a.users[Role.ADMIN])
-    return {"token_id": issued.token.pk}
+def _application_kwargs(world) -> dict[str, Any]:
+    issued = make_token(world.a.tenant, world.a.users[Role.ADMIN], scopes=["contacts:read"])
+    return {"application_id": issued.application.pk}
 
 
-def _token_not_revoked(world, kwargs) -> bool:
+def _application_unchanged(world, kwargs) -> bool:
+    """Not revoked, same scopes, its one token still live (not rotated)."""
     with tenant_context(world.a.tenant):
-        return ApiToken.objects.for_tenant(world.a.tenant).get(pk=kwargs["token_id"]).revoked_at is None
+        application = ApiApplication.objects.for_tenant(world.a.tenant).get(pk=kwargs["application_id"])
+        tokens = list(ApiToken.objects.for_tenant(world.a.tenant).filter(application=application))
+    return (
+        application.revoked_at is None
+        and application.scopes == ["contacts:read"]
+        and [token.revoked_at for token in tokens] == [None]
+    )
 
 
 def _membership_kwargs(world) -> dict[str, Any]:
@@ -58,18 +65,63 @@ def _audit_event_kwargs(world) -> dict[str, Any]:
     return {"event_id": event.pk}
 
 
+def _member_session_kwargs(world) -> dict[str, Any]:
+    from authn.models import Factor, UserSession
+
+    session = UserSession.objects.create(
+        user=world.a.users[Role.MARKETER], device_hash="0" * 64, network="127.0.0.0/24", factor=Factor.PASSKEY
+    )
+    return {"session_id": session.pk}
+
+
+def _member_session_open(world, kwargs) -> bool:
+    from authn.models import UserSession
+
+    return UserSession.objects.get(pk=kwargs["session_id"]).ended_at is None
+
+
+def _break_glass_kwargs(world) -> dict[str, Any]:
+    from authn.break_glass import break_glass_grant
+
+    with tenant_context(world.a.tenant):
+        grant = break_glass_grant(
+            tenant=world.a.tenant,
+            actor=world.a.users[Role.ADMIN],
+            user=world.a.users[Role.MARKETER],
+            role=Role.COMPLIANCE_OFFICER,
+            reason="Synthetic isolation test emergency",
+            minutes=30,
+        )
+    return {"grant_id": grant.pk}
+
+
+def _break_glass_not_revoked(world, kwargs) -> bool:
+    from authn.models import BreakGlassGrant
+
+    with tenant_context(world.a.tenant):
+        return BreakGlassGrant.objects.for_tenant(world.a.tenant).get(pk=kwargs["grant_id"]).revoked_at is None
+
+
 OBJECT_ROUTES: dict[str, ObjectRoute] = {
     "audit:event_detail": ObjectRoute(_audit_event_kwargs),
     "api:audit_api:event_detail": ObjectRoute(_audit_event_kwargs),
     "tenants:member_edit": ObjectRoute(_membership_kwargs, _membership_unchanged),
     "segments:contact_detail": ObjectRoute(lambda world: {"contact_id": make_contact(world.a.tenant).pk}),
-    "authn:api_token_revoke": ObjectRoute(_token_kwargs, _token_not_revoked),
+    "authn:api_application_detail": ObjectRoute(_application_kwargs, _application_unchanged),
+    "authn:api_application_scopes": ObjectRoute(_application_kwargs, _application_unchanged),
+    "authn:api_token_rotate": ObjectRoute(_application_kwargs, _application_unchanged),
+    "authn:api_application_revoke": ObjectRoute(_application_kwargs, _application_unchanged),
     "api:segments_api:contact_detail": ObjectRoute(lambda world: {"contact_id": make_contact(world.a.tenant).pk}),
+    "authn:member_session_end": ObjectRoute(_member_session_kwargs, _member_session_open),
+    "authn:break_glass_revoke": ObjectRoute(_break_glass_kwargs, _break_glass_not_revoked),
 }
 
 # Routes with a path parameter that do not address tenant data.
 NOT_TENANT_DATA: dict[str, str] = {
     "delivery:mailbox_message": "the local SMTP sink's dev mailbox; exists only in the embedded default",
+    "authn:passkey_rename": "a user's own passkey, looked up with the signed-in user (test_passkeys: others' get 404)",
+    "authn:passkey_remove": "a user's own passkey, looked up with the signed-in user (test_passkeys: others' get 404)",
+    "authn:session_end": "a user's own session, looked up with the signed-in user (test_session_binding: others' 404)",
 }
 
 
@@ -105,7 +157,7 @@ def test_other_tenants_users_get_404(world, client, login, route_name, role):
         issued = make_token(world.b.tenant, world.b.users[Role.ADMIN], role=role)
         status = _attempt(client, url, HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
     else:
-        status = _attempt(login(world.b.users[role], world.b.tenant), url)
+        status = _attempt(login(world.b.users[role], world.b.tenant, step_up=True), url)
     # A role without the permission is stopped before the lookup (403); one with it gets 404.
     expected = 404 if role_has_permission(role, code) else 403
     assert status == expected, (route_name, role, status)
@@ -126,7 +178,7 @@ def test_own_tenants_users_reach_the_object(world, client, login, route_name):
         response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
         assert response.status_code == 200
     else:
-        client = login(world.a.users[role], world.a.tenant)
+        client = login(world.a.users[role], world.a.tenant, step_up=True)
         status = client.get(url).status_code
         if status == 405:
             status = client.post(url).status_code

@@ -50,6 +50,7 @@ class AuditPagination(CursorPagination):
 
 class AuditEventListApi(ListAPIView[AuditEvent]):
     required_permission = "audit.view"
+    required_scope = "audit:read"
     serializer_class = AuditEventOutput
     pagination_class = AuditPagination
 
@@ -73,6 +74,7 @@ class AuditEventListApi(ListAPIView[AuditEvent]):
 
 class AuditEventDetailApi(APIView):
     required_permission = "audit.view"
+    required_scope = "audit:read"
 
     @extend_schema(responses=AuditEventOutput)
     def get(self, request: Request, event_id: int) -> Response:
@@ -99,6 +101,7 @@ class VerificationOutput(serializers.Serializer[Any]):
 
 class AuditVerificationApi(APIView):
     required_permission = "audit.view"
+    required_scope = "audit:read"
 
     @extend_schema(responses=VerificationOutput)
     def get(self, request: Request) -> Response:

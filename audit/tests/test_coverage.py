@@ -45,7 +45,8 @@ def test_sign_in_and_out_are_recorded_in_each_organisation(world, client):
     a_start, b_start = head_seq(world.a.tenant), head_seq(world.b.tenant)
     client.post(reverse("authn:login"), {"username": user.email, "password": PASSWORD})
     client.post(reverse("authn:logout"))
-    assert actions(world.a.tenant, a_start) == ["auth.login_succeeded", "auth.logout"]
+    # The organisation the session opens in records the conditional-access decision first.
+    assert actions(world.a.tenant, a_start) == ["auth.access_decision", "auth.login_succeeded", "auth.logout"]
     assert actions(world.b.tenant, b_start) == ["auth.login_succeeded", "auth.logout"]
 
 
@@ -79,7 +80,7 @@ def test_switching_organisation_is_recorded_in_the_new_one(world, login):
 
 def test_role_changes_from_the_members_page(world, login):
     marketer = world.a.memberships[Role.MARKETER]
-    client = login(world.a.users[Role.ADMIN], world.a.tenant)
+    client = login(world.a.users[Role.ADMIN], world.a.tenant, step_up=True)
     start = head_seq(world.a.tenant)
     client.post(
         reverse("tenants:member_edit", kwargs={"membership_id": marketer.pk}), {"role": Role.ADMIN, "is_active": ""}
@@ -88,14 +89,19 @@ def test_role_changes_from_the_members_page(world, login):
 
 
 def test_api_token_lifecycle_and_use(world, client, login):
-    admin = login(world.a.users[Role.ADMIN], world.a.tenant)
+    admin = login(world.a.users[Role.ADMIN], world.a.tenant, step_up=True)
     start = head_seq(world.a.tenant)
     issued = make_token(world.a.tenant, world.a.users[Role.ADMIN])
     client.get(reverse("api:segments_api:contact_list"), HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
-    admin.post(reverse("authn:api_token_revoke", kwargs={"token_id": issued.token.pk}))
+    admin.post(reverse("authn:api_application_revoke", kwargs={"application_id": issued.application.pk}))
     start_global = _last_global_id()
     client.get(reverse("api:segments_api:contact_list"), HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
-    assert actions(world.a.tenant, start) == ["api_token.created", "api_token.used", "api_token.revoked"]
+    assert actions(world.a.tenant, start) == [
+        "api_application.created",
+        "api_token.created",
+        "api_token.used",
+        "api_application.revoked",
+    ]
     assert _global_actions(start_global) == ["api_token.rejected"]
     with tenant_context(world.a.tenant):
         used = AuditEvent.objects.get(chain_id=world.a.tenant.pk, action="api_token.used")
@@ -116,7 +122,7 @@ def test_showing_contacts_is_recorded_as_a_phi_view(world, login, client):
 
 
 def test_viewing_and_exporting_the_audit_log_are_recorded(world, login):
-    client = login(world.a.users[Role.COMPLIANCE_OFFICER], world.a.tenant)
+    client = login(world.a.users[Role.COMPLIANCE_OFFICER], world.a.tenant, step_up=True)
     start = head_seq(world.a.tenant)
     client.get(reverse("audit:event_list"), {"action": "membership"})
     client.get(reverse("audit:export_csv"))

@@ -43,7 +43,7 @@ def test_the_audit_page_lists_filters_and_shows_integrity(world, login):
 def test_csv_export_is_spreadsheet_safe(world, login):
     with tenant_context(world.a.tenant):
         record(tenant=world.a.tenant, action="audit.viewed", actor=SYSTEM, target=Target("contact", "=cmd"))
-    response = login(world.a.users[Role.ADMIN], world.a.tenant).get(reverse("audit:export_csv"))
+    response = login(world.a.users[Role.ADMIN], world.a.tenant, step_up=True).get(reverse("audit:export_csv"))
     assert response["Content-Type"] == "text/csv" and response["Cache-Control"] == "no-store"
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert any(row["target_id"] == "'=cmd" for row in rows)
@@ -52,7 +52,8 @@ def test_csv_export_is_spreadsheet_safe(world, login):
 
 def test_json_export_verifies_offline_and_detects_edits(world, login, tmp_path):
     write_all_checkpoints()
-    response = login(world.a.users[Role.COMPLIANCE_OFFICER], world.a.tenant).get(reverse("audit:export_json"))
+    client = login(world.a.users[Role.COMPLIANCE_OFFICER], world.a.tenant, step_up=True)
+    response = client.get(reverse("audit:export_json"))
     document = json.loads(response.content)
     report = verify_export(document)
     assert report.ok and report.events > 0 and report.checkpoints_verified == 1

@@ -14,7 +14,8 @@ from authn.models import ApiToken
 
 
 class ApiTokenPrincipal:
-    """The caller behind an API token. Not a User: it has no password and no memberships."""
+    """The caller behind an API token. Not a User: it has no password, no memberships and no
+    role; it may do what its application's approved scopes allow."""
 
     is_authenticated = True
     is_anonymous = False
@@ -23,7 +24,7 @@ class ApiTokenPrincipal:
     def __init__(self, token: ApiToken) -> None:
         self.token = token
         self.pk = None
-        self.display_name = f"API token {token.name}"
+        self.display_name = f"API application {token.application.name}"
 
     def __str__(self) -> str:
         return self.display_name

@@ -15,5 +15,9 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An API token created by an admin on the API tokens page, bound to one organisation.",
+            "description": (
+                "The token of an API application an admin registered on the API applications page: bound to "
+                "one organisation, it may call only the endpoints whose scope the admin approved (403 "
+                "insufficient_scope otherwise)."
+            ),
         }

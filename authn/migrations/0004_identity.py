@@ -42,6 +42,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=100)),
                 ('credential_id', models.BinaryField(unique=True)),
                 ('public_key', models.BinaryField()),
+                ('user_handle', models.BinaryField(max_length=64)),
                 ('sign_count', models.PositiveBigIntegerField(default=0)),
                 ('transports', models.JSONField(blank=True, default=list)),
                 ('aaguid', models.CharField(blank=True, max_length=36)),

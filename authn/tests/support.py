@@ -13,6 +13,19 @@ from authn.binding import hash_device_secret, network_of
 from authn.models import Factor, Passkey, User, UserSession
 
 TEST_CLIENT_IP = "127.0.0.1"  # Django's test client sends REMOTE_ADDR=127.0.0.1
+# The origin of Django's test client, the relying party in server-side passkey tests.
+TEST_ORIGIN = "http://testserver"
+
+
+def use_test_client_as_relying_party(settings) -> None:
+    settings.WEBAUTHN_RP_ID = "testserver"
+    settings.WEBAUTHN_ORIGINS = [TEST_ORIGIN]
+
+
+def post_json(client, url: str, payload: object):
+    import json
+
+    return client.post(url, data=json.dumps(payload), content_type="application/json")
 
 
 def bind_client_session(
@@ -73,4 +86,5 @@ def make_passkey(user: User, name: str = "Test passkey") -> Passkey:
         name=name,
         credential_id=secrets.token_bytes(16) + next(_counter).to_bytes(4, "big"),
         public_key=secrets.token_bytes(77),
+        user_handle=secrets.token_bytes(32),
     )

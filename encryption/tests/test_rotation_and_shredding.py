@@ -140,7 +140,7 @@ def test_the_keys_page_rotates_and_shreds_for_admins_only(world, login, monkeypa
     monkeypatch.setattr("encryption.tasks.rotate_task.delay", lambda *args: None)
     make_contact(world.a.tenant)
     assert login(world.a.users[Role.MARKETER], world.a.tenant).get(reverse("encryption:keys")).status_code == 403
-    client = login(world.a.users[Role.ADMIN], world.a.tenant)
+    client = login(world.a.users[Role.ADMIN], world.a.tenant, step_up=True)
     page = client.get(reverse("encryption:keys"))
     assert page.status_code == 200 and "local" in page.content.decode()
     client.post(reverse("encryption:rotate"))

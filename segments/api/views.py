@@ -67,6 +67,7 @@ def _refuse_if_keys_destroyed(request: Request) -> None:
 
 class ContactListApi(ListAPIView[Contact]):
     required_permission = "contacts.view"
+    required_scope = "contacts:read"
     serializer_class = ContactOutput
     pagination_class = ContactPagination
 
@@ -84,6 +85,7 @@ class ContactListApi(ListAPIView[Contact]):
 
 class ContactDetailApi(APIView):
     required_permission = "contacts.view"
+    required_scope = "contacts:read"
 
     @extend_schema(responses=ContactOutput)
     def get(self, request: Request, contact_id: uuid.UUID) -> Response:

@@ -36,7 +36,7 @@ def test_nested_tenant_contexts_must_agree(world):
 
 
 def test_admin_changes_a_role(world, login):
-    client = login(world.a.users[Role.ADMIN], world.a.tenant)
+    client = login(world.a.users[Role.ADMIN], world.a.tenant, step_up=True)
     marketer = world.a.memberships[Role.MARKETER]
     url = reverse("tenants:member_edit", kwargs={"membership_id": marketer.pk})
     response = client.post(url, {"role": Role.COMPLIANCE_OFFICER, "is_active": "on"})
@@ -56,7 +56,7 @@ def test_the_last_admin_cannot_be_demoted_or_deactivated(world, login):
             membership_set_active(
                 tenant=world.a.tenant, actor=world.a.users[Role.ADMIN], membership=admin, is_active=False
             )
-    client = login(world.a.users[Role.ADMIN], world.a.tenant)
+    client = login(world.a.users[Role.ADMIN], world.a.tenant, step_up=True)
     response = client.post(
         reverse("tenants:member_edit", kwargs={"membership_id": admin.pk}), {"role": Role.MARKETER, "is_active": "on"}
     )
@@ -110,7 +110,11 @@ def test_login_does_not_reveal_which_accounts_exist(world, client):
 
 
 def test_password_login_lands_on_the_dashboard(world, client):
+    from authn.models import AccessPolicy, RequiredFactor
     from conftest import PASSWORD
+
+    with tenant_context(world.a.tenant):  # marketers may use a password alone in this organisation
+        AccessPolicy.objects.create(tenant=world.a.tenant, marketer_factor=RequiredFactor.PASSWORD)
 
     response = client.post(
         reverse("authn:login"), {"username": world.a.users[Role.MARKETER].email, "password": PASSWORD}, follow=True

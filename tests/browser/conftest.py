@@ -49,3 +49,48 @@ def page(browser, request):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+class VirtualAuthenticator:
+    """Chromium's virtual WebAuthn authenticator (DevTools protocol), attached to one page: a
+    platform authenticator with resident keys and user verification, like a laptop's."""
+
+    def __init__(self, page) -> None:
+        self.cdp = page.context.new_cdp_session(page)
+        self.cdp.send("WebAuthn.enable", {"enableUI": False})
+        result = self.cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "ctap2Version": "ctap2_1",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )
+        self.authenticator_id = result["authenticatorId"]
+
+    def credentials(self) -> list[dict]:
+        return self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.authenticator_id})["credentials"]
+
+    def set_user_verified(self, verified: bool) -> None:
+        self.cdp.send(
+            "WebAuthn.setUserVerified", {"authenticatorId": self.authenticator_id, "isUserVerified": verified}
+        )
+
+
+@pytest.fixture
+def authenticator(page):
+    return VirtualAuthenticator(page)
+
+
+@pytest.fixture
+def relying_party(settings, live_server):
+    """WebAuthn accepts only the live server's exact origin, as production accepts only its own."""
+    settings.WEBAUTHN_ORIGINS = [live_server.url]
+    settings.WEBAUTHN_RP_ID = "localhost"
+    return live_server

@@ -3,18 +3,15 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from conftest import PASSWORD
 from tenants.roles import Role
+from tests.browser.flows import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_compliance_officer_reviews_and_verifies_the_audit_log(world, page, live_server):
+def test_a_compliance_officer_reviews_and_verifies_the_audit_log(world, page, relying_party, authenticator):
     user = world.a.users[Role.COMPLIANCE_OFFICER]
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email address").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, relying_party.url, user.email)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
     table = page.get_by_role("table")
     expect(table).to_contain_text("auth.login_succeeded")
