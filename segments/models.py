@@ -37,6 +37,18 @@ class Contact(TenantModel):
         return f"{self.first_name} {self.last_name}".strip()
 
     @property
+    def masked_name(self) -> str:
+        """Initials only, for lists shown without a step-up ("J. S.")."""
+        initials = [part[0].upper() + "." for part in (self.first_name, self.last_name) if part]
+        return " ".join(initials)
+
+    @property
+    def masked_email(self) -> str:
+        """The first character and the domain ("j•••@example.com")."""
+        local, _, domain = self.email.partition("@")
+        return f"{local[:1]}•••@{domain}" if domain else "•••"
+
+    @property
     def readable(self) -> bool:
         """False when the key that encrypted this contact was destroyed (crypto-shredding)."""
         from encryption.providers import KeyUnavailable

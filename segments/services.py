@@ -14,12 +14,15 @@ def contact_view_record(*, tenant: Organisation, actor: Actor, contact: Contact)
     record(tenant=tenant, action="contact.phi_viewed", actor=actor, target=Target.of(contact))
 
 
-def contact_list_view_record(*, tenant: Organisation, actor: Actor, contacts: Sequence[Contact]) -> None:
+def contact_list_view_record(
+    *, tenant: Organisation, actor: Actor, contacts: Sequence[Contact], revealed: bool = False
+) -> None:
+    """``revealed``: names and emails were shown in full (after a step-up), not masked."""
     require_tenant_is_current(tenant)
     if contacts:
         record(
             tenant=tenant,
             action="contact.list_viewed",
             actor=actor,
-            details={"contact_ids": [str(contact.pk) for contact in contacts]},
+            details={"contact_ids": [str(contact.pk) for contact in contacts], "revealed": revealed},
         )

@@ -28,7 +28,9 @@ _PERMISSIONS = [
     Permission("dashboard.view", "See the organisation's dashboard", EVERYONE),
     Permission("account.view", "Manage your own passkeys, authenticator app and sessions; see your sign-ins", EVERYONE),
     Permission(
-        "contacts.view", "List contacts and open a contact (PHI masked)", frozenset({ADMIN, MARKETER, COMPLIANCE})
+        "contacts.view",
+        "List contacts (names and emails masked; in full after a passkey step-up) and open one",
+        frozenset({ADMIN, MARKETER, COMPLIANCE}),
     ),
     Permission("members.view", "See who belongs to the organisation and their roles", frozenset({ADMIN, COMPLIANCE})),
     Permission("members.manage", "Change members' roles and deactivate members", frozenset({ADMIN})),

@@ -202,8 +202,8 @@ def test_after_shredding_new_contacts_are_readable_and_old_ones_say_why_not(worl
     with tenant_context(world.a.tenant):
         tenant_keys_destroy(tenant=world.a.tenant, actor=world.a.users[Role.ADMIN], confirmation=world.a.tenant.slug)
     new = make_contact(world.a.tenant, last_name="AfterShredding")  # new keys are made
-    web = login(world.a.users[Role.MARKETER], world.a.tenant)
-    page = web.get(reverse("segments:contact_list")).content.decode()
+    web = login(world.a.users[Role.MARKETER], world.a.tenant, step_up=True)
+    page = web.get(reverse("segments:contact_list"), {"show": "phi"}).content.decode()
     assert "AfterShredding" in page and "the key that encrypted this contact was destroyed" in page
     assert web.get(reverse("segments:contact_detail", kwargs={"contact_id": old.pk})).status_code == 410
     assert web.get(reverse("segments:contact_detail", kwargs={"contact_id": new.pk})).status_code == 200

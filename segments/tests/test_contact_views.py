@@ -19,7 +19,7 @@ def test_contacts_page_newest_first_within_a_query_budget(world, login, django_a
     with django_assert_max_num_queries(21):
         first = client.get(reverse("segments:contact_list"))
     assert first.context["page"].paginator.count == 31
-    assert first.context["page"][0].pk == newest.pk and "Newest" in first.content.decode()
+    assert first.context["page"][0].pk == newest.pk and "N." in first.content.decode()
     second = client.get(reverse("segments:contact_list"), {"page": 2})
     assert len(second.context["page"]) == 6
 
@@ -42,3 +42,27 @@ def test_htmx_search_returns_only_the_rows(world, login):
     response = client.get(reverse("segments:contact_list"), {"q": "Htmxfound"}, HTTP_HX_REQUEST="true")
     body = response.content.decode()
     assert "Htmxfound" in body and "<html" not in body
+
+
+def test_the_list_masks_names_and_emails_until_a_step_up(world, login):
+    make_contact(world.a.tenant, first_name="Maskedfirst", last_name="Maskedlast", email="masked.person@example.com")
+    client = login(world.a.users[Role.MARKETER], world.a.tenant)
+    body = client.get(reverse("segments:contact_list")).content.decode()
+    assert "Maskedfirst" not in body and "masked.person@" not in body
+    assert "M. M." in body and "m•••@example.com" in body
+
+    asked = client.get(reverse("segments:contact_list"), {"show": "phi"})
+    assert asked.status_code == 302 and asked["Location"].startswith(reverse("authn:step_up"))
+
+
+def test_revealing_the_list_after_a_step_up_is_audited_as_such(world, login):
+    from audit.tests.helpers import events, head_seq
+
+    contact = make_contact(world.a.tenant, first_name="Shownfirst", email="shown.person@example.com")
+    client = login(world.a.users[Role.MARKETER], world.a.tenant, step_up=True)
+    seq = head_seq(world.a.tenant)
+    body = client.get(reverse("segments:contact_list"), {"show": "phi"}).content.decode()
+    assert "Shownfirst" in body and "shown.person@example.com" in body
+    assert events(world.a.tenant, seq) == [
+        ("contact.list_viewed", {"contact_ids": [str(contact.pk)], "revealed": True})
+    ]

@@ -59,6 +59,10 @@ def test_contact_search_updates_in_place(world, page, relying_party, authenticat
     make_contact(world.a.tenant, first_name="Other", last_name="Someone")
     _sign_in(page, live_server, world.a.users[Role.MARKETER].email)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts").click()
+    # Masked until the user confirms with their passkey (just done at sign-in, so no prompt).
+    expect(page.get_by_role("link", name="O. S.")).to_be_visible()
+    expect(page.get_by_role("link", name="Other Someone")).to_have_count(0)
+    page.get_by_role("link", name="Show names and emails").click()
     expect(page.get_by_role("link", name="Other Someone")).to_be_visible()
     page.get_by_label("Search contacts").fill("findable.person@example.com")
     expect(page.get_by_role("link", name="Findable Person")).to_be_visible()
