@@ -196,10 +196,27 @@ def _totp_confirm(request: TenantRequest) -> HttpResponse:
     return redirect(_changed_url("authn:totp_setup"))
 
 
+def _is_only_required_second_factor(request: TenantRequest, user: User) -> bool:
+    from authn.enforcement import factor_requirement
+    from authn.models import RequiredFactor
+    from authn.passkeys import user_has_passkey
+
+    requirement = factor_requirement(request)
+    needs_second_factor = requirement is not None and requirement.required != RequiredFactor.PASSWORD
+    return needs_second_factor and not user_has_passkey(user)
+
+
 def _totp_remove(request: TenantRequest) -> HttpResponse:
     user = _user(request)
     if totp_device_of(user) is None:
         messages.error(request, "No authenticator app is set up.")
+        return redirect("authn:totp_setup")
+    if _is_only_required_second_factor(request, user):
+        messages.error(
+            request,
+            "Your organisation requires a second factor and this app is your only one: "
+            "add a passkey before removing it.",
+        )
         return redirect("authn:totp_setup")
     outcome = _reauthenticate(request, "authn:totp_setup")
     if isinstance(outcome, HttpResponse):

@@ -49,6 +49,11 @@ class Contact(TenantModel):
         return f"{local[:1]}•••@{domain}" if domain else "•••"
 
     @property
+    def masked_external_id(self) -> str:
+        """The last three characters: an EHR's patient id is PHI too."""
+        return f"•••{self.external_id[-3:]}" if self.external_id else ""
+
+    @property
     def readable(self) -> bool:
         """False when the key that encrypted this contact was destroyed (crypto-shredding)."""
         from encryption.providers import KeyUnavailable

@@ -228,8 +228,26 @@ def test_a_policy_change_during_setup_refuses_the_confirmation(world):
 # --- Authenticator app: removal -------------------------------------------------------------------
 
 
+def _allow_password_only_for_marketers(tenant) -> None:
+    from authn.models import AccessPolicy, RequiredFactor
+    from tenants.context import tenant_context
+
+    with tenant_context(tenant):
+        AccessPolicy.objects.create(tenant=tenant, marketer_factor=RequiredFactor.PASSWORD)
+
+
+def test_the_only_second_factor_the_policy_requires_cannot_be_removed(world):
+    user = world.a.users[Role.MARKETER]  # the default policy asks marketers for a second factor
+    device = enroll(user)
+    client = signed_in(user, world.a.tenant)
+    response = client.post(TOTP_URL, {"action": "remove", "password": PASSWORD}, follow=True)
+    assert "add a passkey before removing it" in response.content.decode()
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
 def test_status_and_removal_with_the_password(world):
     user = world.a.users[Role.MARKETER]
+    _allow_password_only_for_marketers(world.a.tenant)
     device = enroll(user)
     client = signed_in(user, world.a.tenant)
     page = client.get(TOTP_URL).content.decode()

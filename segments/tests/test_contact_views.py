@@ -45,11 +45,17 @@ def test_htmx_search_returns_only_the_rows(world, login):
 
 
 def test_the_list_masks_names_and_emails_until_a_step_up(world, login):
-    make_contact(world.a.tenant, first_name="Maskedfirst", last_name="Maskedlast", email="masked.person@example.com")
+    make_contact(
+        world.a.tenant,
+        first_name="Maskedfirst",
+        last_name="Maskedlast",
+        email="masked.person@example.com",
+        external_id="MRN-123456",
+    )
     client = login(world.a.users[Role.MARKETER], world.a.tenant)
     body = client.get(reverse("segments:contact_list")).content.decode()
-    assert "Maskedfirst" not in body and "masked.person@" not in body
-    assert "M. M." in body and "m•••@example.com" in body
+    assert "Maskedfirst" not in body and "masked.person@" not in body and "MRN-123456" not in body
+    assert "M. M." in body and "m•••@example.com" in body and "•••456" in body
 
     asked = client.get(reverse("segments:contact_list"), {"show": "phi"})
     assert asked.status_code == 302 and asked["Location"].startswith(reverse("authn:step_up"))
@@ -58,11 +64,13 @@ def test_the_list_masks_names_and_emails_until_a_step_up(world, login):
 def test_revealing_the_list_after_a_step_up_is_audited_as_such(world, login):
     from audit.tests.helpers import events, head_seq
 
-    contact = make_contact(world.a.tenant, first_name="Shownfirst", email="shown.person@example.com")
+    contact = make_contact(
+        world.a.tenant, first_name="Shownfirst", email="shown.person@example.com", external_id="MRN-654321"
+    )
     client = login(world.a.users[Role.MARKETER], world.a.tenant, step_up=True)
     seq = head_seq(world.a.tenant)
     body = client.get(reverse("segments:contact_list"), {"show": "phi"}).content.decode()
-    assert "Shownfirst" in body and "shown.person@example.com" in body
+    assert "Shownfirst" in body and "shown.person@example.com" in body and "MRN-654321" in body
     assert events(world.a.tenant, seq) == [
         ("contact.list_viewed", {"contact_ids": [str(contact.pk)], "revealed": True})
     ]
