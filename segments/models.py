@@ -1,9 +1,41 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from encryption.fields import BlindIndexField, EncryptedTextField
 from tenants.managers import TenantModel
+
+
+class AttributeType(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date"
+    BOOLEAN = "boolean", "Yes / no"
+    CHOICE = "choice", "Choice"
+
+
+class AttributeDefinition(TenantModel):
+    """One entry of an organisation's data dictionary: an attribute contacts may carry, its type
+    and whether it is PHI. PHI attribute values are stored encrypted (``Contact.phi_attributes``)
+    with blind-index tokens for equality, membership and day-level date ranges
+    (``Contact.phi_tokens``); other values are stored as JSON that PostgreSQL indexes."""
+
+    key = models.SlugField(max_length=64, help_text="Used in imports, segment rules and the API, e.g. next_visit.")
+    label = models.CharField(max_length=100)
+    type = models.CharField(max_length=16, choices=AttributeType.choices)
+    choices = models.JSONField(default=list, blank=True)  # for CHOICE: the allowed values
+    is_phi = models.BooleanField(default=False)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="segments_attribute_key_per_tenant")]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class Contact(TenantModel):
@@ -20,6 +52,18 @@ class Contact(TenantModel):
     external_id_index = BlindIndexField(source="external_id", blank=True)
     language = models.CharField(max_length=16, default="en")
     time_zone = models.CharField(max_length=64, default="UTC")
+    # Tags as a JSON object {tag: true}: membership is a key test, which PostgreSQL answers from a
+    # GIN index and SQLite (the embedded default) can also evaluate.
+    tags = models.JSONField(default=dict, blank=True)
+    # Non-PHI attribute values by key (numbers as numbers, dates as ISO strings, booleans).
+    attributes = models.JSONField(default=dict, blank=True)
+    # PHI attribute values by key, as encrypted JSON; null when the contact has none.
+    phi_attributes = EncryptedTextField(null=True, blank=True, default=None)
+    # Blind-index tokens of the PHI values, {token: true} (see segments.attributes).
+    phi_tokens = models.JSONField(default=dict, blank=True)
+    # The last time the contact was created, imported, updated or engaged: data retention
+    # removes contacts inactive for longer than the organisation's policy allows.
+    last_activity_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,3 +107,71 @@ class Contact(TenantModel):
         except KeyUnavailable:
             return False
         return True
+
+
+class Segment(TenantModel):
+    """A saved rule tree (see segments.rules) selecting contacts."""
+
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    rules = models.JSONField()
+    created_by = models.ForeignKey("authn.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Uploaded"
+    VALIDATING = "validating", "Checking rows"
+    INVALID = "invalid", "Has errors: nothing imported"
+    IMPORTING = "importing", "Importing"
+    DONE = "done", "Imported"
+    FAILED = "failed", "Failed: nothing imported"
+    CANCELLED = "cancelled", "Cancelled: nothing imported"
+
+
+class ContactImport(TenantModel):
+    """One CSV import: validated in full, then applied all or nothing. The uploaded file holds
+    PHI, so it is kept encrypted and deleted when the import ends."""
+
+    status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    created_by = models.ForeignKey("authn.User", on_delete=models.PROTECT, related_name="+")
+    mapping = models.JSONField(default=dict, blank=True)  # CSV column -> contact field or attribute key
+    match_on = models.CharField(max_length=16, default="external_id")  # "external_id" or "email"
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    # [{"row": n, "column": "...", "message": "..."}], capped; messages never quote the values.
+    errors = models.JSONField(default=list, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} ({self.status})"
+
+
+class RetentionPolicy(TenantModel):
+    """Contacts inactive for longer than ``inactive_days`` are removed (null: keep them)."""
+
+    inactive_days = models.PositiveIntegerField(null=True, blank=True)
+    updated_by = models.ForeignKey("authn.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="segments_retention_one_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"Retention policy of {self.tenant_id}"

@@ -51,6 +51,12 @@ def _identity_rows(fixture) -> None:
 
     admin = fixture.users[Role.ADMIN]
     AccessPolicy.objects.create(tenant=fixture.tenant, updated_by=admin)
+    from segments.models import AttributeDefinition, ContactImport, RetentionPolicy, Segment
+
+    AttributeDefinition.objects.create(tenant=fixture.tenant, key="plan", label="Plan", type="text")
+    Segment.objects.create(tenant=fixture.tenant, name="All", rules={"all": []}, created_by=admin)
+    ContactImport.objects.create(tenant=fixture.tenant, created_by=admin)
+    RetentionPolicy.objects.create(tenant=fixture.tenant, inactive_days=730)
     BreakGlassGrant.objects.create(
         tenant=fixture.tenant,
         user=fixture.users[Role.MARKETER],
