@@ -51,6 +51,23 @@ ACTIONS: dict[str, str] = {
     # PHI access
     "contact.phi_viewed": "A contact's details were shown.",
     "contact.list_viewed": "A list of contacts was shown.",
+    "contact.created": "A contact was created (web or API).",
+    "contact.updated": "A contact was changed; the details name the fields, never their values.",
+    "contact.import_uploaded": "A CSV of contacts was uploaded (stored encrypted) for import.",
+    "contact.import_started": "A contact import's column mapping was confirmed and the import queued.",
+    "contact.import_finished": "A contact import was applied; the details count the rows created and updated.",
+    "contact.import_failed": "A contact import ended with nothing imported (invalid rows, an error or a cancel).",
+    "contact.import_cancelled": "Someone asked to cancel a contact import.",
+    "contact.exported": "Contacts were exported as CSV (PHI included); the details count them.",
+    # Data dictionary and retention
+    "attribute.defined": "An attribute was added to the data dictionary.",
+    "attribute.updated": "An attribute of the data dictionary was changed.",
+    "attribute.deleted": "An attribute was deleted from the data dictionary, with its values on every contact.",
+    "segment.created": "A saved segment was created (the details count its conditions, never their values).",
+    "segment.updated": "A saved segment was changed; the details name the changed fields.",
+    "segment.deleted": "A saved segment was deleted.",
+    "retention.policy_changed": "An admin changed the data-retention policy.",
+    "retention.contacts_removed": "Contacts inactive beyond the retention policy were removed.",
     # Encryption keys
     "encryption.key_created": "A new version of a tenant's encryption or blind-index key was created.",
     "encryption.key_rotation_started": "An admin started re-encrypting the organisation's data under a new key.",

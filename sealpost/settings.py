@@ -184,6 +184,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 # Keep our JSON handler and PHI scrubbing on the root logger in workers and beat.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Task modules outside the apps' tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ["segments.retention"]
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoints": {
         "task": "audit.write_checkpoints",
@@ -195,6 +197,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Emergency access ends on its own at expires_at; this writes the expiry to the audit log.
     "break-glass-expiry": {"task": "authn.break_glass_expire", "schedule": 60},
+    # Data retention: each organisation's policy removes its long-inactive contacts, daily.
+    "segments-retention": {"task": "segments.retention_run_all", "schedule": 24 * 3600},
 }
 
 # --- Email (the local SMTP sink by default) ----------------------------------------------------
@@ -213,6 +217,16 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Sealpost <no-reply@sealpost.localhost>")
 SMTP_SINK_MAILDIR = VAR_DIR / "mailbox"
+
+# Contact imports: the largest CSV accepted (bytes). Uploads are stored encrypted under
+# SEALPOST_VAR_DIR/imports until the import ends.
+CONTACT_IMPORT_MAX_BYTES = env_int("CONTACT_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
+# The first handler refuses a body declared larger than that before reading the file.
+FILE_UPLOAD_HANDLERS = [
+    "segments.csv_io.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # The dev mailbox page exists only in the embedded default, never in production.
 DEV_MAILBOX_ENABLED = not PRODUCTION and env_bool("SEALPOST_DEV_MAILBOX", True)
 

@@ -140,8 +140,8 @@ def normalise_tags(raw: Any) -> dict[str, bool]:
 
 
 def phi_token(tenant: Organisation, key: str, kind: str, value: str) -> str:
-    """The blind-index token of one facet (``eq``, ``day``, ``month``, ``monthday``) of a PHI
-    value of attribute ``key``."""
+    """The blind-index token of one facet (``set``, ``eq``, ``month``, ``monthday``) of a PHI
+    value of attribute ``key``; a date's ``eq`` token is its day token."""
     return blind_index(tenant, f"segments.attribute.{key}.{kind}", value)
 
 
@@ -157,7 +157,11 @@ def token_text(value: AttributeValue) -> str:
 def phi_tokens_of(tenant: Organisation, definition: AttributeDefinition, value: AttributeValue) -> list[str]:
     if value is None:
         return []
-    tokens = [phi_token(tenant, definition.key, "eq", token_text(value))]
+    # "set": one presence token per attribute, so "is set" / "is not set" work on PHI too.
+    tokens = [
+        phi_token(tenant, definition.key, "set", "1"),
+        phi_token(tenant, definition.key, "eq", token_text(value)),
+    ]
     if definition.type == AttributeType.DATE:
         day = date.fromisoformat(str(value))
         tokens.append(phi_token(tenant, definition.key, "month", f"{day.month:02d}"))

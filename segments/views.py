@@ -11,6 +11,8 @@ from django.views.decorators.http import require_GET
 from audit.services import actor_for_request
 from authn.stepup import has_fresh_step_up, step_up_url
 from encryption.selectors import keys_destroyed
+from segments.attributes import contact_attribute_values, dictionary_for
+from segments.contacts import contact_filter, contact_phi_reveal_record
 from segments.selectors import contact_get, contact_list
 from segments.services import contact_list_view_record, contact_view_record
 from tenants.access import require_permission
@@ -30,14 +32,27 @@ def contact_list_view(request: TenantRequest) -> HttpResponse:
     revealed = request.GET.get("show") == "phi"
     if revealed and not has_fresh_step_up(request):
         return redirect(step_up_url(request))
-    paginator = Paginator(contact_list(tenant=request.tenant, search=search), CONTACTS_PER_PAGE)
+    tag = request.GET.get("tag", "")[:64]
+    language = request.GET.get("language", "")[:16]
+    contacts = contact_filter(contact_list(tenant=request.tenant, search=search), tag=tag, language=language)
+    paginator = Paginator(contacts, CONTACTS_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     contact_list_view_record(
         tenant=request.tenant, actor=actor_for_request(request), contacts=list(page), revealed=revealed
     )
     template = "segments/_contact_rows.html" if request.htmx else "segments/contact_list.html"
-    params = {key: value for key, value in (("q", search), ("show", "phi" if revealed else "")) if value}
-    context = {"page": page, "search": search, "query": urlencode(params), "revealed": revealed}
+    filters = (("q", search), ("tag", tag), ("language", language))
+    params = {key: value for key, value in (*filters, ("show", "phi" if revealed else "")) if value}
+    context = {
+        "page": page,
+        "search": search,
+        "tag": tag,
+        "language": language,
+        "filtered": bool(search or tag or language),
+        "filter_query": urlencode({key: value for key, value in filters if value}),
+        "query": urlencode(params),
+        "revealed": revealed,
+    }
     return render(request, template, context)
 
 
@@ -49,5 +64,28 @@ def contact_detail_view(request: TenantRequest, contact_id: uuid.UUID) -> HttpRe
     contact = contact_get(tenant=request.tenant, contact_id=contact_id)
     if not contact.readable:
         return render(request, "segments/keys_destroyed.html", status=410)
+    # PHI attributes stay masked until "Show PHI", which needs a fresh passkey step-up.
+    show_phi = request.GET.get("show") == "phi"
+    if show_phi and not has_fresh_step_up(request):
+        return redirect(step_up_url(request))
     contact_view_record(tenant=request.tenant, actor=actor_for_request(request), contact=contact)
-    return render(request, "segments/contact_detail.html", {"contact": contact})
+    dictionary = dictionary_for(tenant=request.tenant)
+    values = contact_attribute_values(contact)
+    attributes = [
+        {"definition": definition, "value": values[key], "masked": definition.is_phi and not show_phi}
+        for key, definition in dictionary.items()
+        if key in values
+    ]
+    phi_keys = [key for key, definition in dictionary.items() if definition.is_phi and key in values]
+    if show_phi and phi_keys:
+        contact_phi_reveal_record(
+            tenant=request.tenant, actor=actor_for_request(request), contact=contact, fields=phi_keys
+        )
+    context = {
+        "contact": contact,
+        "attributes": attributes,
+        "tags": sorted(contact.tags or {}),
+        "has_phi": bool(phi_keys),
+        "show_phi": show_phi,
+    }
+    return render(request, "segments/contact_detail.html", context)

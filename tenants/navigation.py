@@ -20,6 +20,9 @@ class NavItem:
 NAVIGATION = [
     NavItem("Dashboard", "tenants:dashboard", "dashboard.view"),
     NavItem("Contacts", "segments:contact_list", "contacts.view"),
+    NavItem("Segments", "segments:segment_list", "segments.view"),
+    NavItem("Data dictionary", "segments:attribute_list", "dictionary.view"),
+    NavItem("Data retention", "segments:retention", "retention.manage"),
     NavItem("Members", "tenants:member_list", "members.view"),
     NavItem("Audit log", "audit:event_list", "audit.view"),
     NavItem("API applications", "authn:api_application_list", "api_tokens.manage"),
@@ -39,6 +42,10 @@ def navigation_for(role: str | None, current_path: str) -> list[dict[str, object
         url = reverse(item.url_name)
         active = current_path == url or (url != "/" and current_path.startswith(url))
         items.append({"label": item.label, "url": url, "active": active})
+    # Several pages live under /contacts/: only the most specific matching item is current.
+    current = max((i for i in items if i["active"]), key=lambda i: len(str(i["url"])), default=None)
+    for entry in items:
+        entry["active"] = entry is current
     if role is not None and settings.DEV_MAILBOX_ENABLED:
         url = reverse("delivery:mailbox")
         items.append({"label": "Dev mailbox", "url": url, "active": current_path.startswith(url), "dev": True})

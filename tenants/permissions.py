@@ -32,6 +32,34 @@ _PERMISSIONS = [
         "List contacts (names and emails masked; in full after a passkey step-up) and open one",
         frozenset({ADMIN, MARKETER, COMPLIANCE}),
     ),
+    Permission(
+        "contacts.write",
+        "Create and update contacts and their attributes (web and API)",
+        frozenset({ADMIN, MARKETER}),
+    ),
+    Permission(
+        "contacts.import",
+        "Import contacts from CSV files (web and API) and follow or cancel imports",
+        frozenset({ADMIN, MARKETER}),
+    ),
+    Permission(
+        "contacts.export",
+        "Export all contacts with their PHI as CSV, after a passkey step-up",
+        frozenset({ADMIN, COMPLIANCE}),
+    ),
+    Permission("segments.view", "See saved segments, their live counts and a masked sample of who matches", EVERYONE),
+    Permission(
+        "segments.manage", "Create, change and delete saved segments (web and API)", frozenset({ADMIN, MARKETER})
+    ),
+    Permission("dictionary.view", "Read the data dictionary: each contact attribute, its type and PHI flag", EVERYONE),
+    Permission(
+        "dictionary.manage", "Add, change and delete contact attributes in the data dictionary", frozenset({ADMIN})
+    ),
+    Permission(
+        "retention.manage",
+        "Set the data-retention policy, preview and remove inactive contacts",
+        frozenset({ADMIN}),
+    ),
     Permission("members.view", "See who belongs to the organisation and their roles", frozenset({ADMIN, COMPLIANCE})),
     Permission("members.manage", "Change members' roles and deactivate members", frozenset({ADMIN})),
     Permission("roles.view", "Read this map of roles and permissions", frozenset({ADMIN})),

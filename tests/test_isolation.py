@@ -102,6 +102,62 @@ def _break_glass_not_revoked(world, kwargs) -> bool:
         return BreakGlassGrant.objects.for_tenant(world.a.tenant).get(pk=kwargs["grant_id"]).revoked_at is None
 
 
+def _attribute_kwargs(world) -> dict[str, Any]:
+    from segments.models import AttributeDefinition
+
+    with tenant_context(world.a.tenant):
+        definition = AttributeDefinition.objects.create(
+            tenant=world.a.tenant, key="isolation_plan", label="Plan", type="text"
+        )
+    return {"attribute_id": definition.pk}
+
+
+def _import_kwargs(world) -> dict[str, Any]:
+    from audit.services import actor_for_user
+    from segments.imports import import_create
+
+    admin = world.a.users[Role.ADMIN]
+    with tenant_context(world.a.tenant):
+        contact_import = import_create(
+            tenant=world.a.tenant, actor=actor_for_user(admin), user=admin, chunks=[b"email\nx@example.com\n"]
+        )
+    return {"import_id": contact_import.pk}
+
+
+def _import_not_cancelled(world, kwargs) -> bool:
+    from segments.models import ContactImport, ImportStatus
+
+    with tenant_context(world.a.tenant):
+        contact_import = ContactImport.objects.for_tenant(world.a.tenant).get(pk=kwargs["import_id"])
+    return contact_import.status == ImportStatus.UPLOADED and not contact_import.cancel_requested
+
+
+def _attribute_unchanged(world, kwargs) -> bool:
+    from segments.models import AttributeDefinition
+
+    with tenant_context(world.a.tenant):
+        definition = AttributeDefinition.objects.for_tenant(world.a.tenant).filter(pk=kwargs["attribute_id"]).first()
+    return definition is not None and definition.label == "Plan"
+
+
+def _segment_kwargs(world) -> dict[str, Any]:
+    from segments.models import Segment
+
+    with tenant_context(world.a.tenant):
+        segment = Segment.objects.create(
+            tenant=world.a.tenant, name="Isolation", rules={"all": []}, created_by=world.a.users[Role.ADMIN]
+        )
+    return {"segment_id": segment.pk}
+
+
+def _segment_unchanged(world, kwargs) -> bool:
+    from segments.models import Segment
+
+    with tenant_context(world.a.tenant):
+        segment = Segment.objects.for_tenant(world.a.tenant).filter(pk=kwargs["segment_id"]).first()
+    return segment is not None and segment.name == "Isolation" and segment.rules == {"all": []}
+
+
 OBJECT_ROUTES: dict[str, ObjectRoute] = {
     "audit:event_detail": ObjectRoute(_audit_event_kwargs),
     "api:audit_api:event_detail": ObjectRoute(_audit_event_kwargs),
@@ -114,6 +170,16 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     "api:segments_api:contact_detail": ObjectRoute(lambda world: {"contact_id": make_contact(world.a.tenant).pk}),
     "authn:member_session_end": ObjectRoute(_member_session_kwargs, _member_session_open),
     "authn:break_glass_revoke": ObjectRoute(_break_glass_kwargs, _break_glass_not_revoked),
+    "segments:attribute_edit": ObjectRoute(_attribute_kwargs, _attribute_unchanged),
+    "segments:attribute_delete": ObjectRoute(_attribute_kwargs, _attribute_unchanged),
+    "api:segments_api:attribute_detail": ObjectRoute(_attribute_kwargs, _attribute_unchanged),
+    "segments:import_detail": ObjectRoute(_import_kwargs, _import_not_cancelled),
+    "segments:import_progress": ObjectRoute(_import_kwargs, _import_not_cancelled),
+    "segments:import_cancel": ObjectRoute(_import_kwargs, _import_not_cancelled),
+    "api:segments_api:contact_import_detail": ObjectRoute(_import_kwargs, _import_not_cancelled),
+    "segments:segment_detail": ObjectRoute(_segment_kwargs, _segment_unchanged),
+    "segments:segment_delete": ObjectRoute(_segment_kwargs, _segment_unchanged),
+    "api:segments_api:segment_detail": ObjectRoute(_segment_kwargs, _segment_unchanged),
 }
 
 # Routes with a path parameter that do not address tenant data.

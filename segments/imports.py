@@ -1,0 +1,821 @@
+"""Contact imports from CSV and contact exports.
+
+An import moves UPLOADED -> (mapping chosen) VALIDATING -> IMPORTING -> DONE, or ends INVALID,
+FAILED or CANCELLED with nothing imported:
+
+1. ``import_create`` stores the upload encrypted (``segments.csv_io``) and suggests a mapping.
+2. ``import_start`` fixes the mapping and the match key and enqueues the Celery task.
+3. ``import_run`` (the task) validates EVERY row, streaming, before writing anything; any error
+   ends the import INVALID with a per-row report (row, column, message; messages never quote the
+   value). Then it applies all rows in ONE transaction, in batches, upserting through the blind
+   indexes; a failure or a cancel at any row rolls back everything.
+
+Progress: committed per batch while validating; while applying, the transaction is still open,
+so progress goes to the cache (``import_progress`` reads both). The apply transaction never
+updates the import's own row until it finishes, so a cancel request is never blocked by it and is
+seen (READ COMMITTED) at the next batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import uuid
+import zoneinfo
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connections, transaction
+from django.db.models import BinaryField, Value
+from django.http import Http404
+from django.utils import timezone
+
+from audit.services import SYSTEM, Actor, Target, record
+from authn.models import User
+from encryption.aead import FieldContext, encrypt_text
+from encryption.blind_index import normalise
+from encryption.fields import StoredCiphertext
+from encryption.keyring import index_key
+from segments.attributes import (
+    AttributeValue,
+    AttributeValueError,
+    coerce_value,
+    dictionary_for,
+    normalise_tags,
+    token_text,
+)
+from segments.contacts import (
+    EXTERNAL_ID_MAX_LENGTH,
+    LANGUAGE_MAX_LENGTH,
+    MATCH_KEYS,
+    NAME_MAX_LENGTH,
+    ContactInputError,
+    contact_filter,
+    normalise_email,
+)
+from segments.csv_io import (
+    CsvFormatError,
+    UploadTooLarge,
+    check_header,
+    csv_rows,
+    csv_text,
+    header_of,
+    max_upload_bytes,
+    too_large_message,
+    upload_chunks,
+    upload_delete,
+    upload_store,
+)
+from segments.models import AttributeDefinition, AttributeType, Contact, ContactImport, ImportStatus
+from tenants.context import require_tenant_is_current, tenant_context
+from tenants.models import Organisation
+
+logger = logging.getLogger(__name__)
+
+CONTACT_FIELDS = ("email", "first_name", "last_name", "external_id", "language", "time_zone", "tags")
+BATCH_SIZE = 2000
+MAX_KEPT_ERRORS = 1000
+EXPORT_BATCH_SIZE = 1000
+ENDED = (ImportStatus.INVALID, ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED)
+RUNNING = (ImportStatus.VALIDATING, ImportStatus.IMPORTING)
+_TIME_ZONES = frozenset(zoneinfo.available_timezones())
+_ALIASES = {
+    "email": "email",
+    "e_mail": "email",
+    "email_address": "email",
+    "mail": "email",
+    "first_name": "first_name",
+    "firstname": "first_name",
+    "given_name": "first_name",
+    "forename": "first_name",
+    "last_name": "last_name",
+    "lastname": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
+    "external_id": "external_id",
+    "externalid": "external_id",
+    "patient_id": "external_id",
+    "mrn": "external_id",
+    "ehr_id": "external_id",
+    "language": "language",
+    "lang": "language",
+    "locale": "language",
+    "time_zone": "time_zone",
+    "timezone": "time_zone",
+    "tz": "time_zone",
+    "tags": "tags",
+    "tag": "tags",
+}
+
+
+class ImportInputError(ValueError):
+    """A request the import cannot take (bad mapping, wrong state); the message is for people."""
+
+
+class ImportApplyError(RuntimeError):
+    """Applying failed (nothing was written); the message names rows and columns, never values."""
+
+
+class _Cancelled(Exception):
+    pass
+
+
+# --- Upload and mapping -------------------------------------------------------------------------
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.casefold()).strip("_")
+
+
+def suggest_mapping(columns: Iterable[str], dictionary: dict[str, AttributeDefinition]) -> dict[str, str]:
+    """Column -> target by header name: a contact field (or a usual alias), an attribute's key
+    or label; "" (ignored) otherwise. Each target is suggested once."""
+    by_name = {_slug(definition.label): key for key, definition in dictionary.items()}
+    by_name.update({_slug(key): key for key in dictionary})
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for column in columns:
+        slug = _slug(column)
+        target = _ALIASES.get(slug) or by_name.get(slug, "")
+        if target in used:
+            target = ""
+        used.add(target)
+        mapping[column] = target
+    return mapping
+
+
+def import_create(
+    *,
+    tenant: Organisation,
+    actor: Actor,
+    user: User,
+    chunks: Iterable[bytes],
+    size: int | None = None,
+) -> ContactImport:
+    """Stores the upload encrypted and reads its header. ``CsvFormatError`` (nothing kept) for a
+    file that is empty, too large (checked against ``size`` before reading any of it), not UTF-8
+    or without a usable header."""
+    require_tenant_is_current(tenant)
+    limit = max_upload_bytes()
+    if size is not None and size > limit:
+        raise UploadTooLarge(too_large_message(limit))
+    contact_import = ContactImport(tenant=tenant, created_by=user)
+    stored = upload_store(tenant=tenant, import_id=contact_import.pk, chunks=chunks, limit=limit)
+    try:
+        columns = header_of(upload_chunks(tenant=tenant, import_id=contact_import.pk))
+        contact_import.mapping = suggest_mapping(columns, dictionary_for(tenant=tenant))
+        with transaction.atomic():
+            contact_import.save()
+            record(
+                tenant=tenant,
+                action="contact.import_uploaded",
+                actor=actor,
+                target=Target.of(contact_import),
+                details={"bytes": stored, "columns": len(columns)},
+            )
+    except BaseException:
+        upload_delete(tenant=tenant, import_id=contact_import.pk)
+        raise
+    return contact_import
+
+
+def import_columns(*, tenant: Organisation, contact_import: ContactImport) -> list[str]:
+    require_tenant_is_current(tenant)
+    return header_of(upload_chunks(tenant=tenant, import_id=contact_import.pk))
+
+
+def check_mapping(
+    *, mapping: dict[str, str], columns: list[str], match_on: str, dictionary: dict[str, AttributeDefinition]
+) -> dict[str, str]:
+    """The mapping restricted to the file's columns, targets checked; ``ImportInputError``."""
+    if match_on not in MATCH_KEYS:
+        raise ImportInputError("Match contacts on external_id or email.")
+    unknown_columns = set(mapping) - set(columns)
+    if unknown_columns:
+        raise ImportInputError(f"The mapping names {len(unknown_columns)} column(s) the file does not have.")
+    cleaned: dict[str, str] = {}
+    seen: set[str] = set()
+    for column in columns:
+        target = str(mapping.get(column) or "").strip()
+        if not target:
+            cleaned[column] = ""
+            continue
+        if target not in CONTACT_FIELDS and target not in dictionary:
+            raise ImportInputError(f"Column {column!r}: {target!r} is neither a contact field nor an attribute.")
+        if target in seen:
+            raise ImportInputError(f"Two columns are mapped to {target}.")
+        seen.add(target)
+        cleaned[column] = target
+    if match_on not in seen:
+        raise ImportInputError(f"Map a column to {match_on}: contacts are matched on it.")
+    if "email" not in seen:
+        raise ImportInputError("Map a column to email: new contacts need an email address.")
+    return cleaned
+
+
+def import_start(
+    *, tenant: Organisation, actor: Actor, contact_import: ContactImport, mapping: dict[str, str], match_on: str
+) -> ContactImport:
+    """Fixes the mapping and enqueues validation and import (after commit)."""
+    require_tenant_is_current(tenant)
+    dictionary = dictionary_for(tenant=tenant)
+    columns = import_columns(tenant=tenant, contact_import=contact_import)
+    cleaned = check_mapping(mapping=mapping, columns=columns, match_on=match_on, dictionary=dictionary)
+    with transaction.atomic():
+        started = (
+            ContactImport.objects.for_tenant(tenant)
+            .filter(pk=contact_import.pk, status=ImportStatus.UPLOADED)
+            .update(status=ImportStatus.VALIDATING, mapping=cleaned, match_on=match_on)
+        )
+        if not started:
+            raise ImportInputError("This import has already started or ended.")
+        targets = [target for target in cleaned.values() if target]
+        record(
+            tenant=tenant,
+            action="contact.import_started",
+            actor=actor,
+            target=Target.of(contact_import),
+            details={
+                "match_on": match_on,
+                "fields": sorted(target for target in targets if target in CONTACT_FIELDS),
+                "attributes": sorted(target for target in targets if target not in CONTACT_FIELDS),
+            },
+        )
+        from segments.tasks import contact_import_task
+
+        tenant_id, import_id = tenant.pk, str(contact_import.pk)
+        transaction.on_commit(lambda: contact_import_task.delay(tenant_id, import_id))
+    contact_import.refresh_from_db()
+    return contact_import
+
+
+def import_cancel(*, tenant: Organisation, actor: Actor, contact_import: ContactImport) -> bool:
+    """An import not yet started ends now; a running one stops (rolled back) at its next batch.
+    False when it had already ended."""
+    require_tenant_is_current(tenant)
+    imports = ContactImport.objects.for_tenant(tenant).filter(pk=contact_import.pk)
+    with transaction.atomic():
+        if imports.filter(status=ImportStatus.UPLOADED).update(
+            status=ImportStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+        ):
+            transaction.on_commit(lambda: upload_delete(tenant=tenant, import_id=contact_import.pk))
+        elif not imports.filter(status__in=RUNNING).update(cancel_requested=True):
+            return False
+        record(tenant=tenant, action="contact.import_cancelled", actor=actor, target=Target.of(contact_import))
+    return True
+
+
+def contact_import_get(*, tenant: Organisation, import_id: uuid.UUID | str) -> ContactImport:
+    """404 both for an unknown import and for another organisation's."""
+    contact_import = ContactImport.objects.for_tenant(tenant).filter(pk=import_id).first()
+    if contact_import is None:
+        raise Http404("No such import.")
+    return contact_import
+
+
+def _progress_key(import_id: Any) -> str:
+    return f"segments:contact-import:{import_id}:processed"
+
+
+def import_progress(contact_import: ContactImport) -> tuple[int, int]:
+    """(processed, total) rows; while applying, the cache has the running figure."""
+    processed = contact_import.processed_rows
+    if contact_import.status == ImportStatus.IMPORTING:
+        processed = max(processed, int(cache.get(_progress_key(contact_import.pk)) or 0))
+    return processed, contact_import.total_rows
+
+
+# --- Validation ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    width: int
+    match_on: str
+    match_column: str
+    email_column: str
+    columns: list[tuple[int, str, str, AttributeDefinition | None]]
+    dictionary: dict[str, AttributeDefinition]
+    has_phi: bool = False
+    has_attributes: bool = False
+    fields: set[str] = field(default_factory=set)
+
+
+def _plan(header: list[str], contact_import: ContactImport, dictionary: dict[str, AttributeDefinition]) -> _Plan:
+    mapping = contact_import.mapping or {}
+    check_mapping(mapping=mapping, columns=header, match_on=contact_import.match_on, dictionary=dictionary)
+    columns = [
+        (index, column, mapping[column], None if mapping[column] in CONTACT_FIELDS else dictionary[mapping[column]])
+        for index, column in enumerate(header)
+        if mapping.get(column)
+    ]
+    by_target = {target: column for _index, column, target, _definition in columns}
+    return _Plan(
+        width=len(header),
+        match_on=contact_import.match_on,
+        match_column=by_target[contact_import.match_on],
+        email_column=by_target["email"],
+        columns=columns,
+        dictionary=dictionary,
+        has_phi=any(definition is not None and definition.is_phi for *_rest, definition in columns),
+        has_attributes=any(definition is not None for *_rest, definition in columns),
+        fields={target for _index, _column, target, definition in columns if definition is None},
+    )
+
+
+def _clean_field(target: str, raw: str) -> Any:
+    if target == "email":
+        return normalise_email(raw)
+    value = raw.strip()
+    if target in ("first_name", "last_name"):
+        if len(value) > NAME_MAX_LENGTH:
+            raise ContactInputError({target: f"At most {NAME_MAX_LENGTH} characters."})
+        return value
+    if target == "external_id":
+        if len(value) > EXTERNAL_ID_MAX_LENGTH:
+            raise ContactInputError({target: f"At most {EXTERNAL_ID_MAX_LENGTH} characters."})
+        return value
+    if target == "language":
+        if not value or len(value) > LANGUAGE_MAX_LENGTH or not value.replace("-", "").replace("_", "").isalnum():
+            raise ContactInputError({target: "Use a language tag such as en or pt-BR."})
+        return value
+    if target == "time_zone":
+        if value not in _TIME_ZONES:
+            raise ContactInputError({target: "Use an IANA time zone such as Europe/Lisbon."})
+        return value
+    return normalise_tags(value)  # tags
+
+
+def _clean_row(
+    plan: _Plan, number: int, cells: list[str]
+) -> tuple[dict[str, Any], dict[str, AttributeValue], list[dict[str, Any]]]:
+    if len(cells) != plan.width:
+        message = f"The row has {len(cells)} fields; the header has {plan.width}."
+        return {}, {}, [{"row": number, "column": "", "message": message}]
+    values: dict[str, Any] = {}
+    attributes: dict[str, AttributeValue] = {}
+    errors: list[dict[str, Any]] = []
+    for index, column, target, definition in plan.columns:
+        try:
+            if definition is not None:
+                attributes[target] = coerce_value(definition, cells[index])
+            else:
+                values[target] = _clean_field(target, cells[index])
+        except ContactInputError as error:
+            errors.append({"row": number, "column": column, "message": next(iter(error.errors.values()))})
+        except AttributeValueError as error:
+            errors.append({"row": number, "column": column, "message": str(error).split(": ", 1)[-1]})
+    if plan.match_on == "external_id" and "external_id" in values and not values["external_id"]:
+        errors.append({"row": number, "column": plan.match_column, "message": "Empty: contacts are matched on it."})
+    return values, attributes, errors
+
+
+@dataclass
+class _Report:
+    rows: int = 0
+    error_count: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, errors: list[dict[str, Any]]) -> None:
+        self.error_count += len(errors)
+        room = MAX_KEPT_ERRORS - len(self.errors)
+        if room > 0:
+            self.errors.extend(errors[:room])
+
+
+class _Digests:
+    """Duplicate detection in bounded memory: a 64-bit keyed hash per value (never the value),
+    under a key that lives only for this run."""
+
+    def __init__(self) -> None:
+        self._key = os.urandom(32)
+        self._seen: dict[str, set[int]] = {}
+
+    def seen_before(self, kind: str, value: str) -> bool:
+        digest = hashlib.blake2b(normalise(value).encode(), digest_size=8, key=self._key, person=kind.encode()[:16])
+        number = int.from_bytes(digest.digest())
+        seen = self._seen.setdefault(kind, set())
+        if number in seen:
+            return True
+        seen.add(number)
+        return False
+
+
+def _rows(tenant: Organisation, contact_import: ContactImport) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    rows = csv_rows(upload_chunks(tenant=tenant, import_id=contact_import.pk))
+    first = next(rows, None)
+    if first is None:
+        raise CsvFormatError("The file has no header row.")
+    return check_header(first[1]), rows
+
+
+def _check_cancel(tenant: Organisation, import_id: Any) -> None:
+    # A fresh read: under READ COMMITTED it sees a cancel committed since the task began.
+    if ContactImport.objects.for_tenant(tenant).filter(pk=import_id, cancel_requested=True).exists():
+        raise _Cancelled()
+
+
+def _validate(tenant: Organisation, contact_import: ContactImport, plan_holder: list[_Plan]) -> _Report:
+    report = _Report()
+    with tenant_context(tenant):
+        dictionary = dictionary_for(tenant=tenant)
+    header, rows = _rows(tenant, contact_import)
+    plan = _plan(header, contact_import, dictionary)
+    plan_holder.append(plan)
+    digests = _Digests()
+    for number, cells in rows:
+        values, _attributes, errors = _clean_row(plan, number, cells)
+        for target, column in ((plan.match_on, plan.match_column), ("email", plan.email_column)):
+            value = values.get(target)
+            if value and digests.seen_before(target, value):
+                message = f"Duplicate: an earlier row has the same {target}."
+                errors.append({"row": number, "column": column, "message": message})
+            if target == plan.match_on == "email":
+                break
+        if errors:
+            report.add(errors)
+        report.rows += 1
+        if report.rows % BATCH_SIZE == 0:
+            with tenant_context(tenant):
+                _check_cancel(tenant, contact_import.pk)
+                ContactImport.objects.for_tenant(tenant).filter(pk=contact_import.pk).update(
+                    processed_rows=report.rows, total_rows=report.rows
+                )
+    if report.rows == 0 and not report.error_count:
+        report.add([{"row": 1, "column": "", "message": "The file has a header row but no contacts."}])
+    return report
+
+
+# --- Applying -----------------------------------------------------------------------------------
+
+
+_EMAIL_INDEX = Contact._meta.get_field("email_index").index_name(Contact)  # type: ignore[attr-defined]
+_EXTERNAL_ID_INDEX = Contact._meta.get_field("external_id_index").index_name(Contact)  # type: ignore[attr-defined]
+_ENCRYPTED = ("email", "first_name", "last_name", "external_id")
+
+
+class _Crypto:
+    """Encryption and blind indexes for one batch. ``encryption.blind_index.blind_index`` looks
+    the tenant's index key up in the database on every call (one query per index, several per
+    contact); here the key is fetched once per batch and the same HMAC is computed in Python.
+    ``test_batch_indexes_equal_the_encryption_modules`` keeps the two in step."""
+
+    def __init__(self, tenant: Organisation) -> None:
+        self.tenant = tenant
+        self._key = index_key(tenant).material
+
+    def index(self, field_name: str, value: str) -> str:
+        message = f"{field_name}|{normalise(value)}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def phi_tokens(self, definition: AttributeDefinition, value: AttributeValue) -> list[str]:
+        """As ``segments.attributes.phi_tokens_of``."""
+        if value is None:
+            return []
+        prefix = f"segments.attribute.{definition.key}"
+        tokens = [self.index(f"{prefix}.set", "1"), self.index(f"{prefix}.eq", token_text(value))]
+        if definition.type == AttributeType.DATE:
+            day = date.fromisoformat(str(value))
+            tokens.append(self.index(f"{prefix}.month", f"{day.month:02d}"))
+            tokens.append(self.index(f"{prefix}.monthday", f"{day.month:02d}-{day.day:02d}"))
+        return tokens
+
+    def seal(self, contact: Contact, name: str, plaintext: str) -> bytes:
+        return encrypt_text(self.tenant, FieldContext(Contact._meta.db_table, name, str(contact.pk)), plaintext)
+
+
+def _sealed(crypto: _Crypto, contact: Contact, name: str, plaintext: str) -> Value:
+    """A ciphertext as an expression, for bulk_update (which would otherwise write the plaintext
+    it reads from the attribute: it does not call the field's pre_save)."""
+    return Value(crypto.seal(contact, name, plaintext), output_field=BinaryField())
+
+
+def _tokens(crypto: _Crypto, plan: _Plan, secret: dict[str, AttributeValue]) -> dict[str, bool]:
+    tokens: dict[str, bool] = {}
+    for key, value in secret.items():
+        definition = plan.dictionary.get(key)
+        if definition is not None:
+            tokens.update(dict.fromkeys(crypto.phi_tokens(definition, value), True))
+    return tokens
+
+
+def _merge(plan: _Plan, plain: dict[str, Any], secret: dict[str, Any], attributes: dict[str, AttributeValue]) -> None:
+    for key, value in attributes.items():
+        target = secret if plan.dictionary[key].is_phi else plain
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
+
+
+def _new_contact(
+    crypto: _Crypto, plan: _Plan, values: dict[str, Any], attributes: dict[str, AttributeValue], now: Any
+) -> Contact:
+    plain: dict[str, Any] = {}
+    secret: dict[str, Any] = {}
+    _merge(plan, plain, secret, attributes)
+    contact = Contact(
+        tenant=crypto.tenant, last_activity_at=now, attributes=plain, phi_tokens=_tokens(crypto, plan, secret)
+    )
+    for name, value in values.items():
+        if name not in _ENCRYPTED:
+            setattr(contact, name, value)
+    # Encrypted here, with the indexes set, so the fields' pre_save keeps them as they are.
+    for name in _ENCRYPTED:
+        contact.__dict__[name] = StoredCiphertext(crypto.seal(contact, name, values.get(name, "")))
+    contact.email_index = crypto.index(_EMAIL_INDEX, values["email"])
+    contact.external_id_index = crypto.index(_EXTERNAL_ID_INDEX, values.get("external_id", ""))
+    if secret:
+        text = json.dumps(secret, separators=(",", ":"), sort_keys=True)
+        contact.__dict__["phi_attributes"] = StoredCiphertext(crypto.seal(contact, "phi_attributes", text))
+    return contact
+
+
+def _update_contact(
+    crypto: _Crypto, plan: _Plan, contact: Contact, values: dict[str, Any], attributes: dict[str, AttributeValue]
+) -> None:
+    for name, value in values.items():
+        if name in _ENCRYPTED:
+            contact.__dict__[name] = _sealed(crypto, contact, name, value)
+            if name == "email":
+                contact.email_index = crypto.index(_EMAIL_INDEX, value)
+            elif name == "external_id":
+                contact.external_id_index = crypto.index(_EXTERNAL_ID_INDEX, value)
+        else:
+            setattr(contact, name, value)
+    if plan.has_attributes:
+        plain = dict(contact.attributes or {})
+        text = contact.phi_attributes if plan.has_phi else None
+        secret: dict[str, Any] = json.loads(text) if text else {}
+        _merge(plan, plain, secret, attributes)
+        contact.attributes = plain
+        if plan.has_phi:
+            encoded = json.dumps(secret, separators=(",", ":"), sort_keys=True) if secret else None
+            contact.__dict__["phi_attributes"] = (
+                _sealed(crypto, contact, "phi_attributes", encoded) if encoded else None
+            )
+            contact.phi_tokens = _tokens(crypto, plan, secret)
+
+
+def _update_fields(plan: _Plan) -> list[str]:
+    names = ["last_activity_at", "updated_at", *sorted(plan.fields)]
+    if "email" in plan.fields:
+        names.append("email_index")
+    if "external_id" in plan.fields:
+        names.append("external_id_index")
+    if plan.has_attributes:
+        names.append("attributes")
+    if plan.has_phi:
+        names += ["phi_attributes", "phi_tokens"]
+    return names
+
+
+def _write_batch(
+    tenant: Organisation, plan: _Plan, batch: list[tuple[int, dict[str, Any], dict[str, AttributeValue]]]
+) -> tuple[int, int]:
+    """Upserts one batch; returns (created, updated)."""
+    index_field, index_name = (
+        ("email_index", _EMAIL_INDEX) if plan.match_on == "email" else ("external_id_index", _EXTERNAL_ID_INDEX)
+    )
+    crypto = _Crypto(tenant)
+    keys = [crypto.index(index_name, values[plan.match_on]) for _number, values, _attributes in batch]
+    existing: dict[str, Contact] = {}
+    for contact in Contact.objects.for_tenant(tenant).filter(**{f"{index_field}__in": keys}):
+        key = getattr(contact, index_field)
+        if key in existing:
+            raise ImportApplyError(f"More than one contact has the same {plan.match_on} as a row of the file.")
+        existing[key] = contact
+    now = timezone.now()
+    creates: list[Contact] = []
+    updates: list[Contact] = []
+    for key, (_number, values, attributes) in zip(keys, batch, strict=True):
+        contact = existing.get(key)
+        if contact is None:
+            creates.append(_new_contact(crypto, plan, values, attributes, now))
+        else:
+            _update_contact(crypto, plan, contact, values, attributes)
+            contact.last_activity_at = now
+            contact.updated_at = now
+            updates.append(contact)
+    if creates:
+        _insert(creates)
+    if updates:
+        Contact.objects.bulk_update(updates, _update_fields(plan), batch_size=500)
+    return len(creates), len(updates)
+
+
+def _unbounded(db_type: str) -> str:
+    return re.sub(r"\(.*\)", "", db_type)
+
+
+def _insert(contacts: list[Contact]) -> None:
+    """``bulk_create`` as one ``INSERT ... SELECT FROM unnest(<one array per column>)``: the same
+    values (each field's ``pre_save`` and database preparation, so every column of the model is
+    included), but one parameter per column instead of one per cell, which spares Django's SQL
+    compilation and the driver's parsing of a statement with tens of thousands of placeholders.
+    (COPY would be faster still, but PostgreSQL refuses COPY FROM on tables under row-level
+    security.)"""
+    fields = [field for field in Contact._meta.concrete_fields]
+    connection = connections[Contact.objects.db]
+    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
+    # Array types without length limits: the explicit cast would silently cut a long value,
+    # where inserting it into the column refuses it.
+    arrays = ", ".join(f"%s::{_unbounded(str(field.cast_db_type(connection)))}[]" for field in fields)
+    params = [
+        [field.get_db_prep_save(field.pre_save(contact, True), connection) for contact in contacts] for field in fields
+    ]
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})", params)  # noqa: S608
+
+
+def _apply(tenant: Organisation, contact_import: ContactImport, plan: _Plan) -> tuple[int, int]:
+    created = updated = processed = 0
+    _header, rows = _rows(tenant, contact_import)
+    batch: list[tuple[int, dict[str, Any], dict[str, AttributeValue]]] = []
+
+    def flush() -> None:
+        nonlocal created, updated, processed
+        made, changed = _write_batch(tenant, plan, batch)
+        created += made
+        updated += changed
+        processed += len(batch)
+        batch.clear()
+        cache.set(_progress_key(contact_import.pk), processed, timeout=24 * 3600)
+        _check_cancel(tenant, contact_import.pk)
+
+    for number, cells in rows:
+        values, attributes, errors = _clean_row(plan, number, cells)
+        if errors:  # the stored file cannot change between the passes; refuse rather than guess
+            raise ImportApplyError(f"Row {number} no longer validates.")
+        batch.append((number, values, attributes))
+        if len(batch) >= BATCH_SIZE:
+            flush()
+    if batch:
+        flush()
+    return created, updated
+
+
+# --- The task's body ----------------------------------------------------------------------------
+
+
+def _end(
+    tenant: Organisation,
+    import_id: Any,
+    status: ImportStatus,
+    *,
+    report: _Report | None = None,
+    message: str = "",
+) -> None:
+    errors = report.errors if report is not None else [{"row": 0, "column": "", "message": message}]
+    error_count = report.error_count if report is not None else 1
+    with tenant_context(tenant):
+        ContactImport.objects.for_tenant(tenant).filter(pk=import_id).update(
+            status=status,
+            errors=errors if status != ImportStatus.CANCELLED else [],
+            error_count=error_count if status != ImportStatus.CANCELLED else 0,
+            processed_rows=0 if status != ImportStatus.INVALID else (report.rows if report else 0),
+            **({"total_rows": report.rows} if report is not None else {}),
+            created_count=0,
+            updated_count=0,
+            finished_at=timezone.now(),
+        )
+        record(
+            tenant=tenant,
+            action="contact.import_failed",
+            actor=SYSTEM,
+            target=Target("contactimport", str(import_id)),
+            details={"reason": str(status), "error_count": error_count if status != ImportStatus.CANCELLED else 0},
+        )
+
+
+def import_run(*, tenant: Organisation, import_id: uuid.UUID | str) -> None:
+    """Validates, then applies all or nothing. Runs in its own transactions (not inside one)."""
+    with tenant_context(tenant):
+        claimed = (
+            ContactImport.objects.for_tenant(tenant)
+            .filter(pk=import_id, status=ImportStatus.VALIDATING, started_at__isnull=True)
+            .update(started_at=timezone.now())
+        )
+        contact_import = ContactImport.objects.for_tenant(tenant).filter(pk=import_id).first()
+    if not claimed or contact_import is None:
+        return  # already claimed by another delivery, cancelled or unknown
+    try:
+        _run(tenant, contact_import)
+    finally:
+        upload_delete(tenant=tenant, import_id=contact_import.pk)
+        cache.delete(_progress_key(contact_import.pk))
+
+
+def _run(tenant: Organisation, contact_import: ContactImport) -> None:
+    plans: list[_Plan] = []
+    try:
+        report = _validate(tenant, contact_import, plans)
+    except _Cancelled:
+        _end(tenant, contact_import.pk, ImportStatus.CANCELLED, message="")
+        return
+    except (CsvFormatError, ImportInputError) as error:
+        _end(tenant, contact_import.pk, ImportStatus.INVALID, message=str(error))
+        return
+    if report.error_count:
+        _end(tenant, contact_import.pk, ImportStatus.INVALID, report=report)
+        return
+    with tenant_context(tenant):
+        ContactImport.objects.for_tenant(tenant).filter(pk=contact_import.pk).update(
+            status=ImportStatus.IMPORTING, total_rows=report.rows, processed_rows=0
+        )
+    try:
+        with tenant_context(tenant):
+            created, updated = _apply(tenant, contact_import, plans[0])
+            ContactImport.objects.for_tenant(tenant).filter(pk=contact_import.pk).update(
+                status=ImportStatus.DONE,
+                processed_rows=report.rows,
+                created_count=created,
+                updated_count=updated,
+                finished_at=timezone.now(),
+            )
+            record(
+                tenant=tenant,
+                action="contact.import_finished",
+                actor=SYSTEM,
+                target=Target.of(contact_import),
+                details={"rows": report.rows, "created": created, "updated": updated},
+            )
+    except _Cancelled:
+        _end(tenant, contact_import.pk, ImportStatus.CANCELLED, message="")
+    except ImportApplyError as error:
+        _end(tenant, contact_import.pk, ImportStatus.FAILED, message=f"{error} Nothing was imported.")
+    except Exception as error:
+        # The type only: a database error's text can quote values.
+        logger.error("Contact import %s failed: %s", contact_import.pk, type(error).__name__)
+        message = "A contact conflicts with an existing one, or the database refused a row. Nothing was imported."
+        _end(tenant, contact_import.pk, ImportStatus.FAILED, message=message)
+
+
+# --- Export -------------------------------------------------------------------------------------
+
+
+def contact_export_count(*, tenant: Organisation, tag: str = "") -> int:
+    require_tenant_is_current(tenant)
+    return contact_filter(Contact.objects.for_tenant(tenant), tag=tag).count()
+
+
+def contact_export_record(*, tenant: Organisation, actor: Actor, count: int, tag: str = "") -> None:
+    require_tenant_is_current(tenant)
+    record(
+        tenant=tenant,
+        action="contact.exported",
+        actor=actor,
+        details={"count": count, "filtered_by_tag": bool(tag.strip()), "format": "csv"},
+    )
+
+
+def contact_export_csv(*, tenant: Organisation, tag: str = "", batch_size: int | None = None) -> Iterator[str]:
+    """CSV text of the tenant's contacts (PHI attributes included), in keyset batches. Each batch
+    is read and decrypted in a short ``tenant_context`` of its own, so the iterator can be
+    consumed after the request's transaction (a streaming response) and holds one batch at a time.
+    """
+    require_tenant_is_current(tenant)
+    size = batch_size or EXPORT_BATCH_SIZE
+    keys = list(dictionary_for(tenant=tenant))
+    header = ["id", *CONTACT_FIELDS, *keys]
+
+    def rows() -> Iterator[str]:
+        yield csv_text([header])
+        last: uuid.UUID | None = None
+        while True:
+            with tenant_context(tenant):
+                contacts = contact_filter(Contact.objects.for_tenant(tenant), tag=tag).order_by("id")
+                if last is not None:
+                    contacts = contacts.filter(id__gt=last)
+                batch = list(contacts[:size])
+                text = csv_text(_export_row(contact, keys) for contact in batch)
+            if not batch:
+                return
+            last = batch[-1].pk
+            yield text
+
+    return rows()
+
+
+def _export_row(contact: Contact, keys: list[str]) -> list[Any]:
+    phi = contact.phi_attributes
+    values = {**(contact.attributes or {}), **(json.loads(phi) if phi else {})}
+    return [
+        contact.pk,
+        contact.email,
+        contact.first_name,
+        contact.last_name,
+        contact.external_id,
+        contact.language,
+        contact.time_zone,
+        ",".join(sorted(contact.tags or {})),
+        *(token_text(values[key]) if values.get(key) is not None else "" for key in keys),
+    ]

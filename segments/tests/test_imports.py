@@ -1,0 +1,441 @@
+"""Contact imports: validation of every row before anything is written, all-or-nothing apply,
+upserts through the blind indexes, cancel, and bad files. Synthetic data only."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from audit.services import actor_for_user
+from audit.tests.helpers import actions, events, head_seq
+from segments import imports
+from segments.attributes import contact_attribute_values, contact_attributes_apply, dictionary_for
+from segments.csv_io import CsvFormatError, UploadTooLarge, upload_path
+from segments.imports import (
+    ImportInputError,
+    check_mapping,
+    import_cancel,
+    import_create,
+    import_run,
+    import_start,
+    suggest_mapping,
+)
+from segments.models import AttributeDefinition, AttributeType, Contact, ContactImport, ImportStatus
+from tenants.context import tenant_context
+from tenants.roles import Role
+from tests.factories import make_contact
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "Email,First name,Last name,Patient ID,Next visit,Plan,Tags\n"
+
+
+def _dictionary(tenant):
+    with tenant_context(tenant):
+        AttributeDefinition.objects.create(
+            tenant=tenant, key="next_visit", label="Next visit", type=AttributeType.DATE, is_phi=True
+        )
+        AttributeDefinition.objects.create(
+            tenant=tenant, key="plan", label="Plan", type=AttributeType.CHOICE, choices=["Gold", "Silver"]
+        )
+
+
+def _upload(world, text: str | bytes, *, tenant=None):
+    tenant = tenant or world.a.tenant
+    user = world.a.users[Role.MARKETER]
+    data = text.encode() if isinstance(text, str) else text
+    with tenant_context(tenant):
+        return import_create(tenant=tenant, actor=actor_for_user(user), user=user, chunks=[data], size=len(data))
+
+
+def _run(world, text, *, match_on="email", mapping=None):
+    tenant = world.a.tenant
+    contact_import = _upload(world, text)
+    with tenant_context(tenant):
+        import_start(
+            tenant=tenant,
+            actor=actor_for_user(world.a.users[Role.MARKETER]),
+            contact_import=contact_import,
+            mapping=mapping if mapping is not None else dict(contact_import.mapping),
+            match_on=match_on,
+        )
+    import_run(tenant=tenant, import_id=contact_import.pk)
+    with tenant_context(tenant):
+        return ContactImport.objects.for_tenant(tenant).get(pk=contact_import.pk)
+
+
+def _contacts(tenant):
+    with tenant_context(tenant):
+        return {
+            contact.email.lower(): (
+                contact.first_name,
+                contact.last_name,
+                contact.external_id,
+                contact_attribute_values(contact),
+                sorted(contact.tags),
+            )
+            for contact in Contact.objects.for_tenant(tenant)
+        }
+
+
+def test_a_valid_file_creates_contacts_with_phi_encrypted(world):
+    _dictionary(world.a.tenant)
+    since = head_seq(world.a.tenant)
+    text = (
+        "\ufeff"
+        + HEADER
+        + ("Ann@Example.com,Ann,Lee,P-1,2026-12-01,gold,diabetes;newsletter\nbob@example.com,Bob,Ray,P-2,,Silver,\n")
+    )
+    done = _run(world, text)
+    assert done.status == ImportStatus.DONE, done.errors
+    assert (done.total_rows, done.created_count, done.updated_count, done.error_count) == (2, 2, 0, 0)
+    assert _contacts(world.a.tenant) == {
+        "ann@example.com": (
+            "Ann",
+            "Lee",
+            "P-1",
+            {"next_visit": "2026-12-01", "plan": "Gold"},
+            ["diabetes", "newsletter"],
+        ),
+        "bob@example.com": ("Bob", "Ray", "P-2", {"plan": "Silver"}, []),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT email, phi_attributes, attributes::text FROM segments_contact")
+        rows = cursor.fetchall()
+    for email, phi, plain in rows:
+        assert b"example.com" not in bytes(email)
+        assert phi is None or b"2026-12-01" not in bytes(phi)
+        assert "2026-12-01" not in plain
+    assert [event for event in events(world.a.tenant, since) if event[0].startswith("contact.")] == [
+        ("contact.import_uploaded", {"bytes": len(text.encode()), "columns": 7}),
+        (
+            "contact.import_started",
+            {
+                "match_on": "email",
+                "fields": ["email", "external_id", "first_name", "last_name", "tags"],
+                "attributes": ["next_visit", "plan"],
+            },
+        ),
+        ("contact.import_finished", {"rows": 2, "created": 2, "updated": 0}),
+    ]
+    assert not upload_path(world.a.tenant, done.pk).exists()
+
+
+def test_upsert_by_external_id_updates_only_mapped_fields(world):
+    _dictionary(world.a.tenant)
+    tenant = world.a.tenant
+    existing = make_contact(tenant, email="old@example.com", first_name="Kept", last_name="Before", external_id="P-9")
+    with tenant_context(tenant):
+        contact = Contact.objects.for_tenant(tenant).get(pk=existing.pk)
+        contact_attributes_apply(
+            contact=contact,
+            values={"next_visit": "2026-01-01", "plan": "Gold"},
+            dictionary=dictionary_for(tenant=tenant),
+        )
+        contact.last_activity_at = timezone.now() - timedelta(days=400)
+        contact.save()
+    text = (
+        "Patient ID,Email,Last name,Next visit\nP-9,new@example.com,After,2026-02-02\nP-10,fresh@example.com,Fresh,\n"
+    )
+    done = _run(world, text, match_on="external_id")
+    assert (done.status, done.created_count, done.updated_count) == (ImportStatus.DONE, 1, 1)
+    with tenant_context(tenant):
+        updated = Contact.objects.for_tenant(tenant).get(pk=existing.pk)
+        assert (updated.email, updated.first_name, updated.last_name) == ("new@example.com", "Kept", "After")
+        assert contact_attribute_values(updated) == {"next_visit": "2026-02-02", "plan": "Gold"}
+        assert updated.last_activity_at > timezone.now() - timedelta(minutes=5)
+        assert Contact.objects.for_tenant(tenant).count() == 2
+        # The blind indexes follow the new values: lookups by the new email work.
+        from segments.selectors import contact_list
+
+        assert list(contact_list(tenant=tenant, search="new@example.com")) == [updated]
+        assert len(updated.phi_tokens) == 4  # set, day, month, month-day of the new date
+
+
+def test_every_bad_row_is_reported_without_values_and_nothing_is_written(world):
+    _dictionary(world.a.tenant)
+    make_contact(world.a.tenant, email="stay@example.com")
+    before = _contacts(world.a.tenant)
+    since = head_seq(world.a.tenant)
+    text = HEADER + (
+        "good@example.com,A,B,P-1,2026-01-01,Gold,\n"
+        "not-an-email,A,B,P-2,,,\n"
+        "c@example.com,A,B,P-3,01/02/2026,,\n"
+        "d@example.com,A,B,P-4,,Platinum,\n"
+        "e@example.com,A,B,P-5,,,bad<tag>\n"
+        "GOOD@example.com,A,B,P-6,,,\n"
+        "f@example.com,A,B\n"
+    )
+    done = _run(world, text)
+    assert done.status == ImportStatus.INVALID
+    assert [(error["row"], error["column"]) for error in done.errors] == [
+        (3, "Email"),
+        (4, "Next visit"),
+        (5, "Plan"),
+        (6, "Tags"),
+        (7, "Email"),
+        (8, ""),
+    ]
+    assert "Duplicate" in done.errors[4]["message"]
+    assert done.error_count == 6 and done.total_rows == 7
+    for secret in ("not-an-email", "01/02/2026", "Platinum", "bad<tag>", "GOOD@"):
+        assert secret not in json.dumps(done.errors)
+    assert _contacts(world.a.tenant) == before
+    assert actions(world.a.tenant, since)[-1] == "contact.import_failed"
+    assert events(world.a.tenant, since)[-1][1] == {"reason": "invalid", "error_count": 6}
+    assert not upload_path(world.a.tenant, done.pk).exists()
+
+
+def test_missing_match_key_is_an_error(world):
+    done = _run(world, "email,external_id\na@example.com,\n", match_on="external_id")
+    assert done.status == ImportStatus.INVALID
+    assert done.errors == [{"row": 2, "column": "external_id", "message": "Empty: contacts are matched on it."}]
+
+
+def test_the_error_report_is_capped_but_every_error_counted(world, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_KEPT_ERRORS", 3)
+    done = _run(world, "email\n" + "bad\n" * 10)
+    assert done.status == ImportStatus.INVALID
+    assert len(done.errors) == 3 and done.error_count == 10
+
+
+def test_a_database_error_at_the_last_row_leaves_the_table_unchanged(world, monkeypatch):
+    tenant = world.a.tenant
+    make_contact(tenant, email="row2@example.com", first_name="Before")
+    before = _contacts(tenant)
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    real = imports._new_contact
+
+    def failing_at_the_last_row(tenant, plan, values, attributes, now):
+        contact = real(tenant, plan, values, attributes, now)
+        if values["email"] == "row9@example.com":
+            contact.language = "x" * 40  # longer than the column: PostgreSQL refuses the row
+        return contact
+
+    monkeypatch.setattr(imports, "_new_contact", failing_at_the_last_row)
+    since = head_seq(tenant)
+    text = "email,first_name\n" + "".join(f"row{n}@example.com,After\n" for n in range(2, 10))
+    done = _run(world, text)
+    assert done.status == ImportStatus.FAILED
+    assert (done.created_count, done.updated_count) == (0, 0)
+    assert "Nothing was imported" in done.errors[0]["message"]
+    assert _contacts(tenant) == before
+    assert actions(tenant, since)[-1] == "contact.import_failed"
+    assert events(tenant, since)[-1][1]["reason"] == "failed"
+
+
+def test_cancel_during_apply_rolls_back_what_was_written(world, monkeypatch):
+    tenant = world.a.tenant
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    real = imports._write_batch
+    batches = []
+
+    def write_then_cancel(tenant, plan, batch):
+        result = real(tenant, plan, batch)
+        batches.append(len(batch))
+        if len(batches) == 1:
+            ContactImport.objects.for_tenant(tenant).update(cancel_requested=True)
+        return result
+
+    monkeypatch.setattr(imports, "_write_batch", write_then_cancel)
+    done = _run(world, "email\n" + "".join(f"c{n}@example.com\n" for n in range(6)))
+    assert done.status == ImportStatus.CANCELLED
+    assert batches == [2]
+    assert _contacts(tenant) == {}
+
+
+def test_cancel_before_the_task_runs(world):
+    tenant = world.a.tenant
+    contact_import = _upload(world, "email\na@example.com\n")
+    actor = actor_for_user(world.a.users[Role.MARKETER])
+    with tenant_context(tenant):
+        import_start(
+            tenant=tenant, actor=actor, contact_import=contact_import, mapping={"email": "email"}, match_on="email"
+        )
+        assert import_cancel(tenant=tenant, actor=actor, contact_import=contact_import)
+    import_run(tenant=tenant, import_id=contact_import.pk)
+    with tenant_context(tenant):
+        contact_import.refresh_from_db()
+    assert contact_import.status == ImportStatus.CANCELLED
+    assert _contacts(tenant) == {}
+
+
+def test_cancelling_an_upload_ends_it_and_deletes_the_file(world, django_capture_on_commit_callbacks):
+    tenant = world.a.tenant
+    contact_import = _upload(world, "email\na@example.com\n")
+    assert upload_path(tenant, contact_import.pk).exists()
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant):
+        import_cancel(tenant=tenant, actor=actor_for_user(world.a.users[Role.ADMIN]), contact_import=contact_import)
+    with tenant_context(tenant):
+        contact_import.refresh_from_db()
+        assert not import_cancel(
+            tenant=tenant, actor=actor_for_user(world.a.users[Role.ADMIN]), contact_import=contact_import
+        )
+    assert contact_import.status == ImportStatus.CANCELLED
+    assert not upload_path(tenant, contact_import.pk).exists()
+
+
+# --- Bad files ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        ("email,name\nj\xe9r\xf4me@example.com,x\n".encode("latin-1"), "not UTF-8"),
+        ("email\n".encode("utf-16"), "not UTF-8"),
+        (b"\n\n", "no header"),
+        (b"email,\na@example.com,x\n", "without a name"),
+        (b"email,Email\n", "twice"),
+        (b"em\x00ail\n", "NUL"),
+    ],
+)
+def test_unreadable_files_are_refused_and_nothing_is_kept(world, data, message):
+    with pytest.raises(CsvFormatError, match=message):
+        _upload(world, data)
+    with tenant_context(world.a.tenant):
+        assert ContactImport.objects.for_tenant(world.a.tenant).count() == 0
+    folder = upload_path(world.a.tenant, "00000000-0000-0000-0000-000000000000").parent
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_a_huge_declared_size_is_refused_before_reading(world):
+    def never_read():
+        raise AssertionError("the file was read")
+        yield b""
+
+    user = world.a.users[Role.ADMIN]
+    with tenant_context(world.a.tenant), pytest.raises(UploadTooLarge, match="200 MB"):
+        import_create(
+            tenant=world.a.tenant, actor=actor_for_user(user), user=user, chunks=never_read(), size=2 * 1024**3
+        )
+
+
+def test_a_file_growing_past_the_limit_is_refused(world, settings):
+    settings.CONTACT_IMPORT_MAX_BYTES = 2048
+    user = world.a.users[Role.ADMIN]
+    with tenant_context(world.a.tenant), pytest.raises(UploadTooLarge):
+        import_create(
+            tenant=world.a.tenant, actor=actor_for_user(user), user=user, chunks=[b"email\n" + b"a@example.com\n" * 400]
+        )
+
+
+def test_a_huge_field_makes_the_import_invalid(world):
+    done = _run(
+        world,
+        "email,first_name\na@example.com," + "x" * 20_000 + "\n",
+        mapping={"email": "email", "first_name": "first_name"},
+    )
+    assert done.status == ImportStatus.INVALID
+    assert "longer than 10000 characters" in done.errors[0]["message"]
+
+
+def test_a_header_without_rows_is_invalid(world):
+    done = _run(world, "email\n")
+    assert done.status == ImportStatus.INVALID
+
+
+def test_the_stored_upload_is_encrypted_and_bound_to_its_import(world):
+    contact_import = _upload(world, "email\nsecret.patient@example.com\n")
+    other = _upload(world, "email\nother@example.com\n")
+    stored = upload_path(world.a.tenant, contact_import.pk).read_bytes()
+    assert b"secret.patient" not in stored
+    # Swapping the files between imports makes them unreadable.
+    upload_path(world.a.tenant, other.pk).write_bytes(stored)
+    done = _start_and_run(world, other)
+    assert done.status == ImportStatus.INVALID
+    assert "could not be decrypted" in done.errors[0]["message"]
+
+
+def _start_and_run(world, contact_import):
+    """Queues the import as import_start would (without re-reading the header) and runs it."""
+    tenant = world.a.tenant
+    with tenant_context(tenant):
+        ContactImport.objects.for_tenant(tenant).filter(pk=contact_import.pk).update(
+            status=ImportStatus.VALIDATING, mapping={"email": "email"}, match_on="email"
+        )
+    import_run(tenant=tenant, import_id=contact_import.pk)
+    with tenant_context(tenant):
+        return ContactImport.objects.for_tenant(tenant).get(pk=contact_import.pk)
+
+
+# --- Mapping ------------------------------------------------------------------------------------
+
+
+def test_mapping_is_suggested_from_header_names(world):
+    _dictionary(world.a.tenant)
+    with tenant_context(world.a.tenant):
+        dictionary = dictionary_for(tenant=world.a.tenant)
+    columns = ["E-mail", "Given name", "Surname", "MRN", "Next visit", "plan", "Tags", "Notes", "email"]
+    assert suggest_mapping(columns, dictionary) == {
+        "E-mail": "email",
+        "Given name": "first_name",
+        "Surname": "last_name",
+        "MRN": "external_id",
+        "Next visit": "next_visit",
+        "plan": "plan",
+        "Tags": "tags",
+        "Notes": "",
+        "email": "",
+    }
+
+
+@pytest.mark.parametrize(
+    ("mapping", "match_on", "message"),
+    [
+        ({"a": "email", "b": "shoe_size"}, "email", "neither"),
+        ({"a": "email", "b": "email"}, "email", "Two columns"),
+        ({"a": "email"}, "external_id", "Map a column to external_id"),
+        ({"a": "external_id"}, "external_id", "Map a column to email"),
+        ({"a": "email", "zzz": "first_name"}, "email", "does not have"),
+        ({"a": "email"}, "name", "Match contacts on"),
+    ],
+)
+def test_bad_mappings_are_refused(mapping, match_on, message):
+    with pytest.raises(ImportInputError, match=message):
+        check_mapping(mapping=mapping, columns=["a", "b"], match_on=match_on, dictionary={})
+
+
+def test_an_import_starts_once(world):
+    contact_import = _upload(world, "email\na@example.com\n")
+    actor = actor_for_user(world.a.users[Role.ADMIN])
+    with tenant_context(world.a.tenant):
+        import_start(
+            tenant=world.a.tenant,
+            actor=actor,
+            contact_import=contact_import,
+            mapping={"email": "email"},
+            match_on="email",
+        )
+        with pytest.raises(ImportInputError, match="already"):
+            import_start(
+                tenant=world.a.tenant,
+                actor=actor,
+                contact_import=contact_import,
+                mapping={"email": "email"},
+                match_on="email",
+            )
+
+
+def test_batch_indexes_equal_the_encryption_modules(world):
+    """The import computes blind indexes with the key fetched once per batch; they must be the
+    very values ``encryption.blind_index`` and ``segments.attributes`` compute."""
+    from encryption.fields import blind_index_for
+    from segments.attributes import phi_tokens_of
+
+    _dictionary(world.a.tenant)
+    tenant = world.a.tenant
+    with tenant_context(tenant):
+        crypto = imports._Crypto(tenant)
+        definition = dictionary_for(tenant=tenant)["next_visit"]
+        assert crypto.index(imports._EMAIL_INDEX, " Ann@Example.COM") == blind_index_for(
+            Contact, "email_index", tenant, "ann@example.com"
+        )
+        assert crypto.index(imports._EXTERNAL_ID_INDEX, "P-1") == blind_index_for(
+            Contact, "external_id_index", tenant, "P-1"
+        )
+        assert crypto.phi_tokens(definition, "2026-12-01") == phi_tokens_of(tenant, definition, "2026-12-01")
