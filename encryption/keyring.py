@@ -191,9 +191,21 @@ def key_version(tenant: Organisation, purpose: KeyPurpose, version: int) -> Secr
     return _unwrapped(tenant, row)
 
 
+# Cache slot of a tenant's index key. Index keys are never rotated (only destroyed, by
+# crypto-shredding, which forgets the cache), so the active one is cached like unwrapped data
+# keys: every blind index and PHI token would otherwise cost a query.
+_ACTIVE_INDEX_SLOT = 0
+
+
 def index_key(tenant: Organisation) -> SecretKey:
     require_tenant_is_current(tenant)
-    return _unwrapped(tenant, _active_row(tenant, KeyPurpose.INDEX))
+    slot = (tenant.pk, KeyPurpose.INDEX.value, _ACTIVE_INDEX_SLOT)
+    cached = _cache.get(slot)
+    if cached is not None:
+        return cached
+    secret = _unwrapped(tenant, _active_row(tenant, KeyPurpose.INDEX))
+    _cache.put(slot, secret)
+    return secret
 
 
 def _reserve_uses(tenant: Organisation, row: TenantKey) -> bool:

@@ -19,7 +19,6 @@ seen (READ COMMITTED) at the next batch.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import os
@@ -28,7 +27,6 @@ import uuid
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from django.core.cache import cache
@@ -40,15 +38,15 @@ from django.utils import timezone
 from audit.services import SYSTEM, Actor, Target, record
 from authn.models import User
 from encryption.aead import FieldContext, encrypt_text
-from encryption.blind_index import normalise
+from encryption.blind_index import blind_index, normalise
 from encryption.fields import StoredCiphertext
-from encryption.keyring import index_key
 from segments.attributes import (
     AttributeValue,
     AttributeValueError,
     coerce_value,
     dictionary_for,
     normalise_tags,
+    phi_tokens_of,
     token_text,
 )
 from segments.contacts import (
@@ -73,7 +71,7 @@ from segments.csv_io import (
     upload_delete,
     upload_store,
 )
-from segments.models import AttributeDefinition, AttributeType, Contact, ContactImport, ImportStatus
+from segments.models import AttributeDefinition, Contact, ContactImport, ImportStatus
 from tenants.context import require_tenant_is_current, tenant_context
 from tenants.models import Organisation
 
@@ -462,30 +460,17 @@ _ENCRYPTED = ("email", "first_name", "last_name", "external_id")
 
 
 class _Crypto:
-    """Encryption and blind indexes for one batch. ``encryption.blind_index.blind_index`` looks
-    the tenant's index key up in the database on every call (one query per index, several per
-    contact); here the key is fetched once per batch and the same HMAC is computed in Python.
-    ``test_batch_indexes_equal_the_encryption_modules`` keeps the two in step."""
+    """Encryption, blind indexes and PHI tokens for one batch, through the encryption module's
+    own functions (the tenant's index key is cached by the keyring)."""
 
     def __init__(self, tenant: Organisation) -> None:
         self.tenant = tenant
-        self._key = index_key(tenant).material
 
     def index(self, field_name: str, value: str) -> str:
-        message = f"{field_name}|{normalise(value)}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return blind_index(self.tenant, field_name, value)
 
     def phi_tokens(self, definition: AttributeDefinition, value: AttributeValue) -> list[str]:
-        """As ``segments.attributes.phi_tokens_of``."""
-        if value is None:
-            return []
-        prefix = f"segments.attribute.{definition.key}"
-        tokens = [self.index(f"{prefix}.set", "1"), self.index(f"{prefix}.eq", token_text(value))]
-        if definition.type == AttributeType.DATE:
-            day = date.fromisoformat(str(value))
-            tokens.append(self.index(f"{prefix}.month", f"{day.month:02d}"))
-            tokens.append(self.index(f"{prefix}.monthday", f"{day.month:02d}-{day.day:02d}"))
-        return tokens
+        return phi_tokens_of(self.tenant, definition, value)
 
     def seal(self, contact: Contact, name: str, plaintext: str) -> bytes:
         return encrypt_text(self.tenant, FieldContext(Contact._meta.db_table, name, str(contact.pk)), plaintext)
