@@ -14,6 +14,7 @@ ACTIONS: dict[str, str] = {
     "auth.second_factor_failed": "A wrong authenticator code, recovery code or passkey was presented at sign-in.",
     "auth.passkey_added": "A user registered a passkey.",
     "auth.passkey_removed": "A user removed one of their passkeys.",
+    "auth.passkey_renamed": "A user renamed one of their passkeys.",
     "auth.passkey_refused": "A passkey assertion was refused (bad signature, no user verification, replay, ...).",
     "auth.passkey_counter_regressed": "A passkey's signature counter went backwards: it may have been cloned.",
     "auth.totp_enrolled": "A user set up an authenticator app.",

@@ -304,9 +304,13 @@ def _check_and_store_counter(passkey: Passkey, new_count: int) -> None:
 # --- Management --------------------------------------------------------------------------------
 
 
+@transaction.atomic
 def passkey_rename(*, user: User, passkey: Passkey, name: str) -> Passkey:
-    passkey.name = name.strip()[:100] or passkey.name
-    passkey.save(update_fields=["name"])
+    new_name = name.strip()[:100] or passkey.name
+    if new_name != passkey.name:
+        passkey.name = new_name
+        passkey.save(update_fields=["name"])
+        record_for_each_organisation(user, "auth.passkey_renamed", actor_for_user(user), {"passkey_id": passkey.pk})
     return passkey
 
 

@@ -249,3 +249,13 @@ def test_passkeys_of_another_user_are_not_found(world, login, marketer_with_pass
     assert intruder.post(reverse("authn:passkey_rename", args=[passkey.pk]), {"name": "Mine"}).status_code == 404
     assert intruder.post(reverse("authn:passkey_remove", args=[passkey.pk])).status_code == 404
     assert Passkey.objects.get(pk=passkey.pk).name == "Laptop"
+
+
+def test_renaming_a_passkey_is_audited(world, marketer_with_passkey, soft):
+    client, user = marketer_with_passkey
+    passkey = Passkey.objects.get(user=user)
+    assert step_up(client, soft).status_code == 200  # the session now meets the marketer's factor rule
+    seq = head_seq(world.a.tenant)
+    client.post(reverse("authn:passkey_rename", args=[passkey.pk]), {"name": "Desk key"})
+    assert Passkey.objects.get(pk=passkey.pk).name == "Desk key"
+    assert events(world.a.tenant, seq) == [("auth.passkey_renamed", {"user_id": user.pk, "passkey_id": passkey.pk})]
