@@ -14,7 +14,7 @@ Suspicious sign-ins (a new country, impossible travel) alert the user and the ad
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
@@ -36,8 +36,6 @@ from tenants.models import Membership
 from tenants.resolution import user_memberships
 
 PENDING_SECONDS = 5 * 60
-SECOND_FACTORS = ("passkey", "totp", "recovery")
-STEP_UP_RULES = ("new_device", "new_country", "impossible_travel")
 
 if TYPE_CHECKING:
     from authn.conditional_access import Decision, PreviousSignIn, Signals
@@ -50,7 +48,6 @@ class Verdict:
     acceptable: tuple[str, ...] = ()
     location: Location | None = None
     decision: Decision | None = None
-    alerts: tuple[str, ...] = field(default=())
 
 
 def landing_membership(user: User) -> Membership | None:

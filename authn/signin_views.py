@@ -3,6 +3,7 @@ without a username; the step-up page; passkey enrollment when the role requires 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from authn import throttle
 from authn.auth_state import PENDING_KEY, auth_state, mark_stepped_up
 from authn.factors import recovery_code_use, totp_verify
 from authn.forms import EmailAuthenticationForm, SecondFactorCodeForm
+from authn.geo import Location
 from authn.models import Factor, User, UserSession
 from authn.passkeys import PasskeyError, authentication_options, passkey_verify_assertion, user_has_passkey
 from authn.signin import open_user_session
@@ -65,8 +67,6 @@ def _complete(request: HttpRequest, user: User, factor: Factor, verdict: Verdict
 def _complete_pending(
     request: HttpRequest, pending: PendingSignIn, user: User, factor: Factor, passkey: Any = None
 ) -> str:
-    from authn.geo import Location
-
     record_second_step(user, factor)
     location = Location(country=pending.country, latitude=pending.latitude, longitude=pending.longitude)
     return _complete(request, user, factor, Verdict("complete", location=location), passkey)
@@ -152,7 +152,7 @@ def passkey_sign_in_options(request: HttpRequest) -> JsonResponse:
         options = authentication_options(request, purpose="second_factor", user=user)
     else:
         options = authentication_options(request, purpose="sign_in", user=None)
-    return JsonResponse({"publicKey": _loads(options)})
+    return JsonResponse({"publicKey": json.loads(options)})
 
 
 @public_view
@@ -185,12 +185,6 @@ def passkey_sign_in_verify(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"redirect": _complete(request, user, Factor.PASSKEY, verdict, verified.passkey)})
 
 
-def _loads(options_json: str) -> Any:
-    import json
-
-    return json.loads(options_json)
-
-
 # --- Step-up: a fresh passkey assertion before sensitive actions ------------------------------
 
 
@@ -209,7 +203,7 @@ def step_up_options(request: HttpRequest) -> JsonResponse:
     if not user_has_passkey(request.user):  # type: ignore[arg-type]
         return _json_error("Add a passkey first: this action needs one.")
     options = authentication_options(request, purpose="step_up", user=request.user)  # type: ignore[arg-type]
-    return JsonResponse({"publicKey": _loads(options)})
+    return JsonResponse({"publicKey": json.loads(options)})
 
 
 @login_only
