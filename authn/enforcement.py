@@ -68,7 +68,8 @@ def factor_requirement(request: HttpRequest) -> FactorRequirement | None:
     tenant = getattr(request, "tenant", None)
     if membership is None or state is None or tenant is None:
         return None
-    policy = access_policy_for(tenant=tenant)
+    # The middleware already read the policy for this request.
+    policy = getattr(request, "access_policy", None) or access_policy_for(tenant=tenant)
     return FactorRequirement(required=required_factor(policy, membership.role), have=state.factor, role=membership.role)
 
 
@@ -93,6 +94,7 @@ class ConditionalAccessMiddleware:
             return self.get_response(request)
         view_name = _view_name(request)
         policy = access_policy_for(tenant=tenant)
+        request.access_policy = policy  # type: ignore[attr-defined]
         ip = client_ip(request)
         signals = Signals(
             now=timezone.now(),
