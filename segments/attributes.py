@@ -3,13 +3,14 @@
 - Values are coerced to their declared type (``coerce_value``); errors never quote the value,
   which may be PHI.
 - Non-PHI values live in ``Contact.attributes`` (JSON: numbers as numbers, dates as ISO strings,
-  booleans), where PostgreSQL can index and compare them.
+  booleans).
 - PHI values live encrypted in ``Contact.phi_attributes`` (one JSON document under the tenant's
-  data key). For segment conditions each PHI value also leaves blind-index tokens in
-  ``Contact.phi_tokens`` — HMACs under the tenant's index key, never reversible without it:
-  equality for every type, and for dates the day, the month and the month-day, so that "within
-  the next 7 days" is membership in 7 day tokens and "birthday this month" one month token.
-  Ranges over PHI numbers are not indexable this way and are refused by the rule compiler.
+  data key).
+- Segment rules test both kinds through search terms, keyed hashes of the values written
+  with the contact (``segments.search_index``): equality for every type, and for dates the day,
+  the month and the month-day, so that "within the next 7 days" is membership in 7 day terms and
+  "birthday this month" one month term. Ranges over PHI numbers cannot be answered from hashes
+  and are refused by the rule compiler.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from encryption.blind_index import blind_index
 from segments.models import AttributeDefinition, AttributeType, Contact
 from tenants.models import Organisation
 
@@ -136,39 +136,6 @@ def normalise_tags(raw: Any) -> dict[str, bool]:
     return tags
 
 
-# --- PHI tokens ---------------------------------------------------------------------------------
-
-
-def phi_token(tenant: Organisation, key: str, kind: str, value: str) -> str:
-    """The blind-index token of one facet (``set``, ``eq``, ``month``, ``monthday``) of a PHI
-    value of attribute ``key``; a date's ``eq`` token is its day token."""
-    return blind_index(tenant, f"segments.attribute.{key}.{kind}", value)
-
-
-def token_text(value: AttributeValue) -> str:
-    """How a value is written before hashing: the same for the stored value and a rule's value."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def phi_tokens_of(tenant: Organisation, definition: AttributeDefinition, value: AttributeValue) -> list[str]:
-    if value is None:
-        return []
-    # "set": one presence token per attribute, so "is set" / "is not set" work on PHI too.
-    tokens = [
-        phi_token(tenant, definition.key, "set", "1"),
-        phi_token(tenant, definition.key, "eq", token_text(value)),
-    ]
-    if definition.type == AttributeType.DATE:
-        day = date.fromisoformat(str(value))
-        tokens.append(phi_token(tenant, definition.key, "month", f"{day.month:02d}"))
-        tokens.append(phi_token(tenant, definition.key, "monthday", f"{day.month:02d}-{day.day:02d}"))
-    return tokens
-
-
 # --- Reading and writing a contact's attributes -----------------------------------------------
 
 
@@ -198,18 +165,6 @@ def contact_attributes_apply(
             target[key] = value
     contact.attributes = plain
     contact.phi_attributes = json.dumps(secret, separators=(",", ":"), sort_keys=True) if secret else None  # type: ignore[assignment]
-    contact.phi_tokens = _tokens(contact.tenant, secret, dictionary)
-
-
-def _tokens(
-    tenant: Organisation, secret: dict[str, AttributeValue], dictionary: dict[str, AttributeDefinition]
-) -> dict[str, bool]:
-    tokens: dict[str, bool] = {}
-    for key, value in secret.items():
-        definition = dictionary.get(key)
-        if definition is not None:
-            tokens.update(dict.fromkeys(phi_tokens_of(tenant, definition, value), True))
-    return tokens
 
 
 def contact_attribute_values(contact: Contact) -> dict[str, AttributeValue]:

@@ -23,8 +23,9 @@ from django.db import transaction
 from django.http import Http404
 
 from audit.services import Actor, Target, record
-from segments.attributes import contact_attributes_apply, contact_phi_attributes, dictionary_for, phi_token
-from segments.models import AttributeDefinition, AttributeType, Contact
+from segments.attributes import contact_attributes_apply, contact_phi_attributes, dictionary_for
+from segments.models import AttributeDefinition, AttributeType, Contact, ContactSearch
+from segments.search_index import TermMaker, attribute_term, contact_index_refresh
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
 
@@ -73,14 +74,10 @@ def _contacts_with_phi(tenant: Organisation) -> Iterator[list[Contact]]:
 
 
 def attribute_value_count(*, tenant: Organisation, definition: AttributeDefinition, limit: int | None = None) -> int:
-    """How many contacts have a value for the attribute (stops counting at ``limit``). A PHI
-    value leaves a presence token (``set``) among the contact's blind-index tokens, so neither
-    case decrypts anything."""
-    contacts = Contact.objects.for_tenant(tenant)
-    if definition.is_phi:
-        contacts = contacts.filter(phi_tokens__has_key=phi_token(tenant, definition.key, "set", "1"))
-    else:
-        contacts = contacts.filter(attributes__has_key=definition.key)
+    """How many contacts have a value for the attribute (stops counting at ``limit``), from the
+    presence term of the search index: nothing is decrypted."""
+    present = attribute_term(TermMaker(tenant), definition.key, "set", "1")
+    contacts = ContactSearch.objects.for_tenant(tenant).filter(terms__has_all=[present])
     return contacts[:limit].count() if limit is not None else contacts.count()
 
 
@@ -267,6 +264,7 @@ def _remove_values(tenant: Organisation, definition: AttributeDefinition) -> int
             for contact in batch:
                 contact.attributes.pop(key, None)
             Contact.objects.bulk_update(batch, ["attributes"])
+            contact_index_refresh(batch)
             removed += len(batch)
         return removed
     dictionary = dictionary_for(tenant=tenant)
@@ -274,9 +272,9 @@ def _remove_values(tenant: Organisation, definition: AttributeDefinition) -> int
     for batch in _contacts_with_phi(tenant):
         touched = [contact for contact in batch if key in contact_phi_attributes(contact)]
         for contact in touched:
-            # Re-encrypts the remaining PHI values and recomputes the blind-index tokens. One save
-            # per contact: bulk_update would bypass the encrypting field's pre_save.
+            # Re-encrypts the remaining PHI values; save() also refreshes the search terms. One
+            # save per contact: bulk_update would bypass the encrypting field's pre_save.
             contact_attributes_apply(contact=contact, values={key: None}, dictionary=dictionary)
-            contact.save(update_fields=["phi_attributes", "phi_tokens", "updated_at"])
+            contact.save(update_fields=["phi_attributes", "updated_at"])
         removed += len(touched)
     return removed

@@ -46,8 +46,6 @@ from segments.attributes import (
     coerce_value,
     dictionary_for,
     normalise_tags,
-    phi_tokens_of,
-    token_text,
 )
 from segments.contacts import (
     EXTERNAL_ID_MAX_LENGTH,
@@ -72,6 +70,7 @@ from segments.csv_io import (
     upload_store,
 )
 from segments.models import AttributeDefinition, Contact, ContactImport, ImportStatus
+from segments.search_index import IndexRow, TermMaker, contact_index_write, index_row, term_text
 from tenants.context import require_tenant_is_current, tenant_context
 from tenants.models import Organisation
 
@@ -460,35 +459,35 @@ _ENCRYPTED = ("email", "first_name", "last_name", "external_id")
 
 
 class _Crypto:
-    """Encryption, blind indexes and PHI tokens for one batch, through the encryption module's
-    own functions (the tenant's index key is cached by the keyring)."""
+    """Encryption, blind indexes and search terms for one batch, through the encryption module's
+    own functions (the tenant's index key is cached by the keyring, terms are memoised)."""
 
-    def __init__(self, tenant: Organisation) -> None:
+    def __init__(self, tenant: Organisation, terms: TermMaker) -> None:
         self.tenant = tenant
+        self.terms = terms
 
     def index(self, field_name: str, value: str) -> str:
         return blind_index(self.tenant, field_name, value)
 
-    def phi_tokens(self, definition: AttributeDefinition, value: AttributeValue) -> list[str]:
-        return phi_tokens_of(self.tenant, definition, value)
-
     def seal(self, contact: Contact, name: str, plaintext: str) -> bytes:
         return encrypt_text(self.tenant, FieldContext(Contact._meta.db_table, name, str(contact.pk)), plaintext)
+
+    def index_row(self, contact: Contact, plain: dict[str, Any], secret: dict[str, Any]) -> IndexRow:
+        return index_row(
+            self.terms,
+            contact_id=contact.pk,
+            tags=(contact.tags or {}).keys(),
+            language=contact.language,
+            time_zone=contact.time_zone,
+            attributes=plain,
+            phi_attributes=secret,
+        )
 
 
 def _sealed(crypto: _Crypto, contact: Contact, name: str, plaintext: str) -> Value:
     """A ciphertext as an expression, for bulk_update (which would otherwise write the plaintext
     it reads from the attribute: it does not call the field's pre_save)."""
     return Value(crypto.seal(contact, name, plaintext), output_field=BinaryField())
-
-
-def _tokens(crypto: _Crypto, plan: _Plan, secret: dict[str, AttributeValue]) -> dict[str, bool]:
-    tokens: dict[str, bool] = {}
-    for key, value in secret.items():
-        definition = plan.dictionary.get(key)
-        if definition is not None:
-            tokens.update(dict.fromkeys(crypto.phi_tokens(definition, value), True))
-    return tokens
 
 
 def _merge(plan: _Plan, plain: dict[str, Any], secret: dict[str, Any], attributes: dict[str, AttributeValue]) -> None:
@@ -502,13 +501,11 @@ def _merge(plan: _Plan, plain: dict[str, Any], secret: dict[str, Any], attribute
 
 def _new_contact(
     crypto: _Crypto, plan: _Plan, values: dict[str, Any], attributes: dict[str, AttributeValue], now: Any
-) -> Contact:
+) -> tuple[Contact, IndexRow]:
     plain: dict[str, Any] = {}
     secret: dict[str, Any] = {}
     _merge(plan, plain, secret, attributes)
-    contact = Contact(
-        tenant=crypto.tenant, last_activity_at=now, attributes=plain, phi_tokens=_tokens(crypto, plan, secret)
-    )
+    contact = Contact(tenant=crypto.tenant, last_activity_at=now, attributes=plain)
     for name, value in values.items():
         if name not in _ENCRYPTED:
             setattr(contact, name, value)
@@ -520,12 +517,15 @@ def _new_contact(
     if secret:
         text = json.dumps(secret, separators=(",", ":"), sort_keys=True)
         contact.__dict__["phi_attributes"] = StoredCiphertext(crypto.seal(contact, "phi_attributes", text))
-    return contact
+    return contact, crypto.index_row(contact, plain, secret)
 
 
 def _update_contact(
     crypto: _Crypto, plan: _Plan, contact: Contact, values: dict[str, Any], attributes: dict[str, AttributeValue]
-) -> None:
+) -> IndexRow:
+    # The stored PHI attributes, decrypted: the search terms cover them all, not only the file's.
+    text = contact.phi_attributes
+    secret: dict[str, Any] = json.loads(text) if text else {}
     for name, value in values.items():
         if name in _ENCRYPTED:
             contact.__dict__[name] = _sealed(crypto, contact, name, value)
@@ -535,10 +535,8 @@ def _update_contact(
                 contact.external_id_index = crypto.index(_EXTERNAL_ID_INDEX, value)
         else:
             setattr(contact, name, value)
+    plain = dict(contact.attributes or {})
     if plan.has_attributes:
-        plain = dict(contact.attributes or {})
-        text = contact.phi_attributes if plan.has_phi else None
-        secret: dict[str, Any] = json.loads(text) if text else {}
         _merge(plan, plain, secret, attributes)
         contact.attributes = plain
         if plan.has_phi:
@@ -546,7 +544,7 @@ def _update_contact(
             contact.__dict__["phi_attributes"] = (
                 _sealed(crypto, contact, "phi_attributes", encoded) if encoded else None
             )
-            contact.phi_tokens = _tokens(crypto, plan, secret)
+    return crypto.index_row(contact, plain, secret)
 
 
 def _update_fields(plan: _Plan) -> list[str]:
@@ -558,18 +556,21 @@ def _update_fields(plan: _Plan) -> list[str]:
     if plan.has_attributes:
         names.append("attributes")
     if plan.has_phi:
-        names += ["phi_attributes", "phi_tokens"]
+        names.append("phi_attributes")
     return names
 
 
 def _write_batch(
-    tenant: Organisation, plan: _Plan, batch: list[tuple[int, dict[str, Any], dict[str, AttributeValue]]]
+    tenant: Organisation,
+    plan: _Plan,
+    batch: list[tuple[int, dict[str, Any], dict[str, AttributeValue]]],
+    terms: TermMaker,
 ) -> tuple[int, int]:
     """Upserts one batch; returns (created, updated)."""
     index_field, index_name = (
         ("email_index", _EMAIL_INDEX) if plan.match_on == "email" else ("external_id_index", _EXTERNAL_ID_INDEX)
     )
-    crypto = _Crypto(tenant)
+    crypto = _Crypto(tenant, terms)
     keys = [crypto.index(index_name, values[plan.match_on]) for _number, values, _attributes in batch]
     existing: dict[str, Contact] = {}
     for contact in Contact.objects.for_tenant(tenant).filter(**{f"{index_field}__in": keys}):
@@ -580,19 +581,23 @@ def _write_batch(
     now = timezone.now()
     creates: list[Contact] = []
     updates: list[Contact] = []
+    rows: list[IndexRow] = []
     for key, (_number, values, attributes) in zip(keys, batch, strict=True):
         contact = existing.get(key)
         if contact is None:
-            creates.append(_new_contact(crypto, plan, values, attributes, now))
+            contact, row = _new_contact(crypto, plan, values, attributes, now)
+            creates.append(contact)
         else:
-            _update_contact(crypto, plan, contact, values, attributes)
+            row = _update_contact(crypto, plan, contact, values, attributes)
             contact.last_activity_at = now
             contact.updated_at = now
             updates.append(contact)
+        rows.append(row)
     if creates:
         _insert(creates)
     if updates:
         Contact.objects.bulk_update(updates, _update_fields(plan), batch_size=500)
+    contact_index_write(tenant=tenant, rows=rows)
     return len(creates), len(updates)
 
 
@@ -625,10 +630,11 @@ def _apply(tenant: Organisation, contact_import: ContactImport, plan: _Plan) -> 
     created = updated = processed = 0
     _header, rows = _rows(tenant, contact_import)
     batch: list[tuple[int, dict[str, Any], dict[str, AttributeValue]]] = []
+    terms = TermMaker(tenant)
 
     def flush() -> None:
         nonlocal created, updated, processed
-        made, changed = _write_batch(tenant, plan, batch)
+        made, changed = _write_batch(tenant, plan, batch, terms)
         created += made
         updated += changed
         processed += len(batch)
@@ -802,5 +808,5 @@ def _export_row(contact: Contact, keys: list[str]) -> list[Any]:
         contact.language,
         contact.time_zone,
         ",".join(sorted(contact.tags or {})),
-        *(token_text(values[key]) if values.get(key) is not None else "" for key in keys),
+        *(term_text(values[key]) if values.get(key) is not None else "" for key in keys),
     ]

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from django.db import models
+from typing import Any
+
+from django.db import models, transaction
 from django.utils import timezone
 
 from encryption.fields import BlindIndexField, EncryptedTextField
+from segments.fields import TermsField
 from tenants.managers import TenantModel
 
 
@@ -17,9 +20,9 @@ class AttributeType(models.TextChoices):
 
 class AttributeDefinition(TenantModel):
     """One entry of an organisation's data dictionary: an attribute contacts may carry, its type
-    and whether it is PHI. PHI attribute values are stored encrypted (``Contact.phi_attributes``)
-    with blind-index tokens for equality, membership and day-level date ranges
-    (``Contact.phi_tokens``); other values are stored as JSON that PostgreSQL indexes."""
+    and whether it is PHI. PHI attribute values are stored encrypted (``Contact.phi_attributes``),
+    other values as JSON (``Contact.attributes``). Segment rules test both through the contact's
+    search terms, keyed hashes of the values (``ContactIndex``)."""
 
     key = models.SlugField(max_length=64, help_text="Used in imports, segment rules and the API, e.g. next_visit.")
     label = models.CharField(max_length=100)
@@ -52,15 +55,12 @@ class Contact(TenantModel):
     external_id_index = BlindIndexField(source="external_id", blank=True)
     language = models.CharField(max_length=16, default="en")
     time_zone = models.CharField(max_length=64, default="UTC")
-    # Tags as a JSON object {tag: true}: membership is a key test, which PostgreSQL answers from a
-    # GIN index and SQLite (the embedded default) can also evaluate.
+    # Tags as a JSON object {tag: true}; segment rules test them through ContactIndex.terms.
     tags = models.JSONField(default=dict, blank=True)
     # Non-PHI attribute values by key (numbers as numbers, dates as ISO strings, booleans).
     attributes = models.JSONField(default=dict, blank=True)
     # PHI attribute values by key, as encrypted JSON; null when the contact has none.
     phi_attributes = EncryptedTextField(null=True, blank=True, default=None)
-    # Blind-index tokens of the PHI values, {token: true} (see segments.attributes).
-    phi_tokens = models.JSONField(default=dict, blank=True)
     # The last time the contact was created, imported, updated or engaged: data retention
     # removes contacts inactive for longer than the organisation's policy allows.
     last_activity_at = models.DateTimeField(default=timezone.now)
@@ -75,6 +75,14 @@ class Contact(TenantModel):
 
     def __str__(self) -> str:
         return f"Contact {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saves, then brings the contact's search index row in step (same transaction)."""
+        from segments.search_index import contact_index_refresh
+
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            contact_index_refresh([self])
 
     @property
     def full_name(self) -> str:
@@ -107,6 +115,54 @@ class Contact(TenantModel):
         except KeyUnavailable:
             return False
         return True
+
+
+class ContactIndex(TenantModel):
+    """A contact's row of the segment search index: narrow, so that counting a segment of a
+    million contacts reads little. ``terms`` holds 64-bit keyed hashes (under the tenant's index
+    key) of every value segment rules test for equality: tags, language, time zone, and each
+    attribute's presence, value and (for dates) month and month-day, PHI or not; ``attributes``
+    copies the non-PHI attributes for ranges. Kept in step with the contact by
+    ``segments.search_index`` in the same transaction, and deleted with it."""
+
+    id = None  # type: ignore[assignment]
+    contact = models.OneToOneField(Contact, primary_key=True, on_delete=models.CASCADE, related_name="search_index")
+    terms = TermsField()
+    attributes = models.JSONField(default=dict)
+
+    class Meta:
+        db_table = "segments_contact_index"
+
+    def __str__(self) -> str:
+        return f"Search index of {self.contact_id}"
+
+
+class ContactSearch(TenantModel):
+    """What segment rules are compiled against: ``segments_contact_index`` through the read-only
+    view ``segments_contact_search`` (migration 0004), with the contact's id as ``id``.
+
+    Why a view: under row-level security PostgreSQL evaluates a query's own conditions only
+    after the policy's unless their operators are leakproof, and the array operators (``@>``,
+    ``&&``) are not; through the table itself no segment condition could use the GIN index. The
+    view runs with its owner's rights, for whom a SELECT-only policy admits every row, and
+    carries the tenant wall itself: ``WHERE tenant_id = sealpost_current_tenant()``, the function
+    the policies use. It is not a security barrier, so the planner may use the index; a leaky
+    function could then see other tenants' rows, but only built-in operators run there and the
+    application role can create no function (tests/test_rls.py; docs/segments.md).
+    """
+
+    terms = TermsField()
+    attributes = models.JSONField()
+
+    class Meta:
+        managed = False
+        db_table = "segments_contact_search"
+
+    def __str__(self) -> str:
+        return f"Contact {self.pk}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("ContactSearch is a read-only view; write Contact.")
 
 
 class Segment(TenantModel):

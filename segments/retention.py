@@ -115,7 +115,8 @@ def retention_run(*, tenant: Organisation, actor: Actor, now: datetime | None = 
             ids = list(batch.select_for_update(skip_locked=True).values_list("pk", flat=True)[:RETENTION_BATCH_SIZE])
             if not ids:
                 break
-            deleted, _ = Contact.objects.for_tenant(tenant).filter(pk__in=ids, last_activity_at__lt=cutoff).delete()
+            _, by_model = Contact.objects.for_tenant(tenant).filter(pk__in=ids, last_activity_at__lt=cutoff).delete()
+            deleted = by_model.get(Contact._meta.label, 0)
             details: dict[str, Any] = {
                 "count": deleted,
                 "inactive_days": policy.inactive_days,

@@ -5,14 +5,15 @@ condition is ``{"field": ..., "op": ..., "value": ...}``. Fields are ``tag``, ``
 ``time_zone``, ``created_at``, ``last_activity_at`` and ``attr.<key>`` for the tenant's data
 dictionary. See docs/segments.md for the operators.
 
-- Non-PHI attributes are compared in ``Contact.attributes`` with JSON key transforms (numbers
-  compare as numbers, dates as ISO strings); equality and membership use JSON containment on
-  PostgreSQL so the GIN index answers them.
-- PHI attributes are only ever compared through their blind-index tokens (``phi_tokens``):
-  equality and membership are key tests, date ranges are membership over at most
-  ``MAX_PHI_DAYS`` day tokens, months and birthdays use the month and month-day tokens. Ranges
-  over PHI numbers and substring search in PHI text cannot be answered from tokens and are
-  refused with an explanation.
+- Rules run against the search index (``ContactSearch``, see ``segments.search_index``): tags,
+  language, time zone and every attribute's presence, equality and membership are tests on
+  the contact's search terms (keyed hashes), PHI or not, so text compares case-insensitively;
+  date windows of at most ``MAX_PHI_DAYS`` + 1 days are membership in day terms, months and
+  birthdays use the month and month-day terms. PostgreSQL answers these from the GIN index.
+- Ranges over non-PHI numbers, longer non-PHI date ranges and text search compare the index's
+  JSON copy of the non-PHI attributes. Ranges over PHI numbers, unbounded PHI date ranges and
+  substring search in PHI text cannot be answered from hashes and are refused with an
+  explanation. Created and last-activity dates are compared on the contact itself.
 - Every compiled condition is two-valued (never SQL NULL), so ``none`` and the negative
   operators are exactly the negation of their positive forms, as in ``evaluate_rules``.
 - ``evaluate_rules`` is the reference: the same semantics in Python over one contact (it decrypts
@@ -22,6 +23,7 @@ dictionary. See docs/segments.md for the operators.
 from __future__ import annotations
 
 import calendar
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -30,7 +32,6 @@ from typing import Any
 from django.db import connection
 from django.db.models import JSONField, Q, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
-from django.db.models.functions import Substr
 from django.utils import timezone
 
 from encryption.blind_index import normalise
@@ -40,10 +41,9 @@ from segments.attributes import (
     contact_phi_attributes,
     dictionary_for,
     normalise_tags,
-    phi_token,
-    token_text,
 )
-from segments.models import AttributeDefinition, Contact
+from segments.models import AttributeDefinition, Contact, ContactSearch
+from segments.search_index import TermMaker, attribute_term, code_term, tag_term, term_text
 from tenants.models import Organisation
 
 MAX_DEPTH = 5  # groups nested inside the root group
@@ -400,10 +400,17 @@ def compile_rules(
 
 
 class _Compiler:
+    """Rules to a ``Q`` over ``ContactSearch``: every equality, membership, presence, tag,
+    calendar and bounded day-window condition becomes a term test (``terms__has_all`` /
+    ``terms__has_any``) that the GIN index answers; ranges over non-PHI numbers, long non-PHI
+    date ranges and text search compare the JSON copy of the attributes; created and last
+    activity dates are read from the contact itself."""
+
     def __init__(self, tenant: Organisation, today: date, postgresql: bool) -> None:
         self.tenant = tenant
         self.today = today
         self.postgresql = postgresql
+        self.maker = TermMaker(tenant)
 
     def node(self, node: _Group | _Condition) -> Q:
         if isinstance(node, _Condition):
@@ -424,14 +431,13 @@ class _Compiler:
     def positive(self, condition: _Condition, op: str) -> Q:
         field, value = condition.field, condition.value
         if condition.kind == "tag":
-            return Q(tags__has_key=value)
+            return _has(tag_term(self.maker, value))
         if condition.kind == "code":
-            return Q(**{field: value}) if op == "eq" else Q(**{f"{field}__in": list(value)})
+            values = [value] if op == "eq" else list(value)
+            return _has_any([code_term(self.maker, field, item) for item in values])
         if condition.kind == "datetime":
-            return self.datetime(condition)
-        if condition.is_phi:
-            return self.phi(condition, op)
-        return self.plain(condition, op)
+            return Q(pk__in=Contact.objects.for_tenant(self.tenant).filter(self.datetime(condition)).values("pk"))
+        return self.attribute(condition, op)
 
     def datetime(self, condition: _Condition) -> Q:
         field = condition.field
@@ -449,63 +455,57 @@ class _Compiler:
             parts.append(Q(**{f"{field}__lt": _start_of(high + timedelta(days=1))}))
         return _and(parts)
 
-    def phi(self, condition: _Condition, op: str) -> Q:
+    def attribute(self, condition: _Condition, op: str) -> Q:
         assert condition.definition is not None  # noqa: S101
         key = condition.definition.key
 
-        def token(kind: str, text: str) -> str:
-            return phi_token(self.tenant, key, kind, text)
+        def term(facet: str, text: str) -> int:
+            return attribute_term(self.maker, key, facet, text)
 
         if op == "is_set":
-            return Q(phi_tokens__has_key=token("set", "1"))
-        if op == "eq":
-            return Q(phi_tokens__has_key=token("eq", token_text(condition.value)))
-        if op == "in":
-            return Q(phi_tokens__has_any_keys=[token("eq", token_text(item)) for item in condition.value])
-        if op in _CALENDAR:
-            if op == "on_month_day":
-                return Q(phi_tokens__has_key=token("monthday", condition.value))
-            return Q(phi_tokens__has_key=token("month", f"{_target_month(condition, self.today):02d}"))
-        low, high = _window(condition, self.today)
-        assert low is not None and high is not None  # noqa: S101 - validation bounds PHI windows
-        days = [(low + timedelta(days=n)).isoformat() for n in range((high - low).days + 1)]
-        return Q(phi_tokens__has_any_keys=[token("eq", day) for day in days])
-
-    def plain(self, condition: _Condition, op: str) -> Q:
-        assert condition.definition is not None  # noqa: S101
-        key = condition.definition.key
-        present = Q(attributes__has_key=key)
-        value_of = KeyTransform(key, "attributes")
-        if op == "is_set":
-            return present
+            return _has(term("set", "1"))
         if op in ("eq", "in"):
             values = [condition.value] if op == "eq" else list(condition.value)
-            if self.postgresql:
-                # Containment: answered by the GIN (jsonb_path_ops) index on attributes.
-                return _or([Q(attributes__contains={key: item}) for item in values])
-            return present & _lookup(value_of, "in", values)
+            return _has_any([term("eq", term_text(item)) for item in values])
+        if op == "on_month_day":
+            return _has(term("monthday", condition.value))
+        if op in _CALENDAR:
+            return _has(term("month", f"{_target_month(condition, self.today):02d}"))
         if op == "contains":
             text = KeyTextTransform(key, "attributes")
-            return present & _lookup(text, "icontains", condition.value)
-        if op in _CALENDAR:
-            text = KeyTextTransform(key, "attributes")
-            if op == "on_month_day":
-                return present & _lookup(Substr(text, 6, 5), "exact", condition.value)
-            month = f"{_target_month(condition, self.today):02d}"
-            return present & _lookup(Substr(text, 6, 2), "exact", month)
-        low, high = _window(condition, self.today) if condition.kind == "date" else _number_bounds(condition)
-        parts = [present]
-        # JSON comparisons: numbers as numbers, dates as ISO strings; never NULL once present.
+            return Q(attributes__has_key=key) & _lookup(text, "icontains", condition.value)
+        if condition.kind == "date":
+            low, high = _window(condition, self.today)
+            bounded = low is not None and high is not None and (high - low).days <= MAX_PHI_DAYS
+            if condition.is_phi or bounded:
+                assert low is not None and high is not None  # noqa: S101 - validation bounds PHI windows
+                days = [(low + timedelta(days=n)).isoformat() for n in range((high - low).days + 1)]
+                return _has_any([term("eq", day) for day in days])
+            return self.json_range(key, low, high, strict=False)
+        low, high = _number_bounds(condition)
+        return self.json_range(key, low, high, strict=condition.op in ("gt", "lt"))
+
+    def json_range(self, key: str, low: Any, high: Any, *, strict: bool) -> Q:
+        """A range over a non-PHI attribute's JSON value: numbers compare as numbers, dates as
+        ISO strings; never NULL once the key is present."""
+        value_of = KeyTransform(key, "attributes")
+        parts = [Q(attributes__has_key=key)]
         for bound, lookup in ((low, "gte"), (high, "lte")):
             if bound is None:
                 continue
-            if condition.kind == "number" and condition.op in ("gt", "lt"):
-                lookup = lookup[:2]
             item = bound.isoformat() if isinstance(bound, date) else bound
             # PostgreSQL compares jsonb with jsonb; SQLite's JSON_EXTRACT gives native values.
             rhs = Value(item, output_field=JSONField()) if self.postgresql else item
-            parts.append(_lookup(value_of, lookup, rhs))
+            parts.append(_lookup(value_of, lookup[:2] if strict else lookup, rhs))
         return _and(parts)
+
+
+def _has(term: int) -> Q:
+    return Q(terms__has_all=[term])
+
+
+def _has_any(terms: list[int]) -> Q:
+    return Q(terms__has_all=terms[:1]) if len(terms) == 1 else Q(terms__has_any=sorted(set(terms)))
 
 
 def _lookup(expression: Any, name: str, rhs: Any) -> Q:
@@ -622,48 +622,52 @@ class _Evaluator:
 
 
 def _same(condition: _Condition, stored: Any, value: Any) -> bool:
-    if condition.kind == "code":
-        return bool(stored == value)
+    """What a term compares: the normalised text of the value (dates as ISO days)."""
     if condition.kind == "date":
         return bool(stored == date.fromisoformat(value))
-    if condition.is_phi:
-        # What the blind index compares: the normalised token text.
-        return normalise(token_text(stored)) == normalise(token_text(value))
-    if condition.kind == "number":
-        return bool(stored == value)
-    return bool(stored == value and type(stored) is type(value))
+    return normalise(term_text(stored)) == normalise(term_text(value))
 
 
 # --- Querying -------------------------------------------------------------------------------
 
 
-def segment_queryset(*, tenant: Organisation, rules: dict[str, Any], today: date | None = None) -> QuerySet[Contact]:
-    """The tenant's contacts matching ``rules`` (raises ``InvalidRules``)."""
+def segment_matches(
+    *, tenant: Organisation, rules: dict[str, Any], today: date | None = None
+) -> QuerySet[ContactSearch]:
+    """The tenant's contacts matching ``rules`` (raises ``InvalidRules``), as rows of the search
+    view, where PostgreSQL can answer the conditions from the indexes (see ``ContactSearch``)."""
     condition = compile_rules(
         tenant=tenant, rules=rules, dictionary=dictionary_for(tenant=tenant), today=today or timezone.localdate()
     )
-    return Contact.objects.for_tenant(tenant).filter(condition)
+    return ContactSearch.objects.for_tenant(tenant).filter(condition)
+
+
+def segment_queryset(*, tenant: Organisation, rules: dict[str, Any], today: date | None = None) -> QuerySet[Contact]:
+    """The tenant's contacts matching ``rules``, as contacts (raises ``InvalidRules``)."""
+    matching = segment_matches(tenant=tenant, rules=rules, today=today)
+    return Contact.objects.for_tenant(tenant).filter(pk__in=matching.values("pk"))
 
 
 def segment_count(*, tenant: Organisation, rules: dict[str, Any], today: date | None = None) -> int:
-    return segment_queryset(tenant=tenant, rules=rules, today=today).count()
+    return segment_matches(tenant=tenant, rules=rules, today=today).count()
 
 
-def iterate_segment(
+def iterate_segment_ids(
     *, tenant: Organisation, rules: dict[str, Any], batch_size: int = 1000, today: date | None = None
-) -> Iterator[list[Contact]]:
-    """The matching contacts in batches, by keyset on id: each batch is one indexed query, and
-    contacts added or removed meanwhile neither repeat nor shift the others. ``phi_tokens`` is
-    deferred: it serves only to select, and loading it is a good part of the per-row cost."""
-    queryset = segment_queryset(tenant=tenant, rules=rules, today=today or timezone.localdate())
-    queryset = queryset.defer("phi_tokens").order_by("id")
+) -> Iterator[list[uuid.UUID]]:
+    """The ids of the matching contacts in batches, by keyset on id: each batch is one indexed
+    query, and contacts added or removed meanwhile neither repeat nor shift the others. Ids, not
+    contacts: whoever works through a segment (a campaign's launch snapshot) loads each batch's
+    contacts itself, and decrypting half a million rows here would be wasted."""
+    matches = segment_matches(tenant=tenant, rules=rules, today=today or timezone.localdate())
+    ids = matches.order_by("id").values_list("id", flat=True)
     last_id = None
     while True:
-        page = queryset if last_id is None else queryset.filter(id__gt=last_id)
+        page = ids if last_id is None else ids.filter(id__gt=last_id)
         batch = list(page[:batch_size])
         if not batch:
             return
         yield batch
         if len(batch) < batch_size:
             return
-        last_id = batch[-1].id
+        last_id = batch[-1]

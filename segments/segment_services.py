@@ -20,7 +20,15 @@ from audit.services import Actor, Target, record
 from authn.models import User
 from segments.attributes import dictionary_for
 from segments.models import Contact, Segment
-from segments.rules import BUILTIN_FIELDS, OPERATORS, InvalidRules, RuleError, segment_queryset, validate_rules
+from segments.rules import (
+    BUILTIN_FIELDS,
+    OPERATORS,
+    InvalidRules,
+    RuleError,
+    segment_count,
+    segment_queryset,
+    validate_rules,
+)
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
 
@@ -81,7 +89,7 @@ def segment_count_for(*, tenant: Organisation, rules: Any, today: date | None = 
     errors = segment_rule_errors(tenant=tenant, rules=rules)
     if errors:
         raise InvalidRules(errors)
-    return segment_queryset(tenant=tenant, rules=rules, today=today).count()
+    return segment_count(tenant=tenant, rules=rules, today=today)
 
 
 def segment_preview(*, tenant: Organisation, rules: Any, today: date | None = None) -> SegmentPreview:
@@ -90,8 +98,8 @@ def segment_preview(*, tenant: Organisation, rules: Any, today: date | None = No
     errors = segment_rule_errors(tenant=tenant, rules=rules)
     if errors:
         raise InvalidRules(errors)
-    queryset = segment_queryset(tenant=tenant, rules=rules, today=today)
-    return SegmentPreview(count=queryset.count(), sample=list(queryset.order_by("pk")[:SAMPLE_SIZE]))
+    sample = segment_queryset(tenant=tenant, rules=rules, today=today).order_by("pk")[:SAMPLE_SIZE]
+    return SegmentPreview(count=segment_count(tenant=tenant, rules=rules, today=today), sample=list(sample))
 
 
 def segment_counts(*, tenant: Organisation, segments: list[Segment]) -> dict[Any, int | None]:
@@ -104,7 +112,7 @@ def segment_counts(*, tenant: Organisation, segments: list[Segment]) -> dict[Any
         if validate_rules(segment.rules, dictionary):
             counts[segment.pk] = None
         else:
-            counts[segment.pk] = segment_queryset(tenant=tenant, rules=segment.rules).count()
+            counts[segment.pk] = segment_count(tenant=tenant, rules=segment.rules)
     return counts
 
 

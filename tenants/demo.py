@@ -13,6 +13,7 @@ from django.db import transaction
 from authn.models import User
 from encryption.fields import blind_index_for
 from segments.models import Contact
+from segments.search_index import contact_index_refresh
 from tenants.context import tenant_context
 from tenants.models import Membership, Organisation
 from tenants.roles import Role
@@ -75,6 +76,7 @@ def _contacts(tenant: Organisation, slug: str) -> int:
             )
         )
     Contact.objects.bulk_create(new)
+    contact_index_refresh(new)  # bulk_create does not call save(), which indexes a contact
     return len(new)
 
 

@@ -15,7 +15,18 @@ from tests.factories import make_contact, make_token
 
 def tenant_owned_tables() -> list[str]:
     return sorted(
-        model._meta.db_table for model in apps.get_models() if issubclass(model, TenantModel) and not model._meta.proxy
+        model._meta.db_table
+        for model in apps.get_models()
+        if issubclass(model, TenantModel) and not model._meta.proxy and model._meta.managed
+    )
+
+
+def tenant_scoped_views() -> list[str]:
+    """Unmanaged tenant models are views over tenant-owned tables (segments.ContactSearch)."""
+    return sorted(
+        model._meta.db_table
+        for model in apps.get_models()
+        if issubclass(model, TenantModel) and not model._meta.managed
     )
 
 
@@ -157,3 +168,46 @@ def test_members_see_their_own_memberships_only_through_the_principal_policy(pop
         with connection.cursor() as cursor:
             cursor.execute("UPDATE tenants_membership SET role = 'admin' WHERE user_id = %s", [user.pk])
             assert cursor.rowcount == 0
+
+
+def test_tenant_scoped_views_filter_by_the_current_tenant_themselves(populated):
+    views = tenant_scoped_views()
+    assert views == ["segments_contact_search"]
+    a, b = populated.a.tenant, populated.b.tenant
+    for view in views:
+        assert _count(view) == 0, view
+        with tenant_context(a):
+            assert _count(view, "WHERE tenant_id = %s", [b.pk]) == 0, view
+            assert _count(view, "WHERE tenant_id = %s", [a.pk]) > 0, view
+
+
+def test_tenant_scoped_views_are_read_only_for_the_application(populated):
+    with connection.cursor() as cursor:
+        for view in tenant_scoped_views():
+            for privilege in ("INSERT", "UPDATE", "DELETE", "TRUNCATE"):
+                cursor.execute("SELECT has_table_privilege(current_user, %s, %s)", [view, privilege])
+                assert cursor.fetchone()[0] is False, f"{privilege} on {view}"
+    with (
+        tenant_context(populated.a.tenant),
+        pytest.raises(DatabaseError, match="permission denied"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE segments_contact_search SET terms = '{}'")
+
+
+def test_the_owners_read_policy_does_not_widen_the_applications_view_of_contacts(populated):
+    # The owner reads every contact (for the view); the application role still sees only the
+    # current tenant's through the table.
+    with tenant_context(populated.a.tenant):
+        assert _count("segments_contact", "WHERE tenant_id = %s", [populated.b.tenant.pk]) == 0
+
+
+def test_the_application_role_cannot_create_functions(db):
+    # The search view is not a security barrier: only functions the application role cannot
+    # create run inside it (see segments.models.ContactSearch).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT has_schema_privilege(current_user, 'public', 'CREATE')")
+        assert cursor.fetchone()[0] is False
+        cursor.execute("SELECT has_database_privilege(current_user, current_database(), 'CREATE')")
+        assert cursor.fetchone()[0] is False

@@ -1,5 +1,5 @@
-"""The data dictionary types attribute values; PHI values are encrypted and leave only
-blind-index tokens, in no readable form in the database."""
+"""The data dictionary types attribute values; PHI values are encrypted and leave only keyed
+search terms, in no readable form in the database."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from segments.attributes import (
     contact_attributes_apply,
     dictionary_for,
     normalise_tags,
-    phi_token,
 )
-from segments.models import AttributeDefinition, AttributeType, Contact
+from segments.models import AttributeDefinition, AttributeType, Contact, ContactIndex
+from segments.search_index import TermMaker, attribute_term
 from tenants.context import tenant_context
 from tests.factories import make_contact
 
@@ -86,26 +86,50 @@ def test_phi_attributes_are_encrypted_and_leave_only_tokens(world):
         stored = Contact.objects.for_tenant(tenant).get(pk=contact.pk)
         assert stored.attributes == {"plan": "Gold"}
         assert contact_attribute_values(stored) == {"plan": "Gold", "next_visit": "2027-03-14"}
-        assert phi_token(tenant, "next_visit", "eq", "2027-03-14") in stored.phi_tokens
-        assert phi_token(tenant, "next_visit", "month", "03") in stored.phi_tokens
+        terms = ContactIndex.objects.for_tenant(tenant).get(contact=contact).terms
+        maker = TermMaker(tenant)
+        assert attribute_term(maker, "next_visit", "eq", "2027-03-14") in terms
+        assert attribute_term(maker, "next_visit", "month", "03") in terms
+        assert attribute_term(maker, "plan", "eq", "gold") in terms
         with connection.cursor() as cursor:
+            cursor.execute("SELECT phi_attributes::text FROM segments_contact WHERE id = %s", [contact.pk])
+            (raw_values,) = cursor.fetchone()
             cursor.execute(
-                "SELECT phi_attributes::text, phi_tokens::text FROM segments_contact WHERE id = %s", [contact.pk]
+                "SELECT terms::text, attributes::text FROM segments_contact_index WHERE contact_id = %s", [contact.pk]
             )
-            raw_values, raw_tokens = cursor.fetchone()
-    assert "2027-03-14" not in raw_values and "2027" not in raw_tokens
+            raw_terms, raw_attributes = cursor.fetchone()
+    assert "2027-03-14" not in raw_values and "2027" not in raw_terms
+    assert "next_visit" not in raw_attributes and "2027" not in raw_attributes  # the index copies non-PHI only
+    assert raw_attributes == '{"plan": "Gold"}'
 
 
-def test_unsetting_a_phi_value_removes_its_tokens(world):
+def test_unsetting_a_phi_value_removes_its_terms(world):
     tenant = world.a.tenant
     _define(tenant, "mrn_note", AttributeType.TEXT, phi=True)
     contact = make_contact(tenant)
     with tenant_context(tenant):
         dictionary = dictionary_for(tenant=tenant)
+        present = attribute_term(TermMaker(tenant), "mrn_note", "set", "1")
         contact_attributes_apply(contact=contact, values={"mrn_note": "synthetic"}, dictionary=dictionary)
-        assert contact.phi_tokens
+        contact.save()
+        assert present in ContactIndex.objects.for_tenant(tenant).get(contact=contact).terms
         contact_attributes_apply(contact=contact, values={"mrn_note": ""}, dictionary=dictionary)
-        assert contact.phi_tokens == {} and contact.phi_attributes is None
+        contact.save()
+        assert contact.phi_attributes is None
+        assert present not in ContactIndex.objects.for_tenant(tenant).get(contact=contact).terms
+
+
+def test_every_saved_contact_has_an_index_row_and_deleting_removes_it(world):
+    tenant = world.a.tenant
+    contact = make_contact(tenant, tags={"vip": True}, language="pt-BR")
+    with tenant_context(tenant):
+        maker = TermMaker(tenant)
+        row = ContactIndex.objects.for_tenant(tenant).get(contact=contact)
+        from segments.search_index import code_term, tag_term
+
+        assert tag_term(maker, "vip") in row.terms and code_term(maker, "language", "pt-br") in row.terms
+        Contact.objects.for_tenant(tenant).filter(pk=contact.pk).delete()
+        assert not ContactIndex.objects.for_tenant(tenant).filter(contact_id=contact.pk).exists()
 
 
 def test_unknown_attributes_are_refused(world):

@@ -9,7 +9,8 @@ from audit.services import actor_for_user
 from audit.tests.helpers import events, head_seq
 from segments.attributes import contact_attributes_apply, contact_phi_attributes, dictionary_for
 from segments.dictionary import DictionaryError, attribute_define, attribute_delete, attribute_update
-from segments.models import AttributeDefinition, Contact
+from segments.models import AttributeDefinition, Contact, ContactIndex
+from segments.search_index import TermMaker, attribute_term
 from tenants.context import tenant_context
 from tenants.roles import Role
 from tests.factories import make_contact, make_token
@@ -127,7 +128,15 @@ def test_deleting_an_attribute_with_values_needs_confirmation_then_removes_them_
         assert attribute_delete(tenant=tenant, actor=actor, definition=plain, confirm=True) == 1
         one, two = (Contact.objects.for_tenant(tenant).get(pk=c.pk) for c in (one, two))
         assert contact_phi_attributes(one) == {"kept": "k"} and one.attributes == {}
-        assert two.phi_attributes is None and two.phi_tokens == {}
+        assert two.phi_attributes is None
+        # The search index forgot both attributes' values too.
+        maker = TermMaker(tenant)
+        gone = {attribute_term(maker, key, "set", "1") for key in ("diagnosis", "plan")}
+        for contact in (one, two):
+            assert not gone & set(ContactIndex.objects.for_tenant(tenant).get(contact=contact).terms)
+        assert (
+            attribute_term(maker, "kept", "set", "1") in ContactIndex.objects.for_tenant(tenant).get(contact=one).terms
+        )
         assert set(AttributeDefinition.objects.for_tenant(tenant).values_list("key", flat=True)) == {"kept"}
     assert events(tenant, seq) == [
         ("attribute.deleted", {"key": "diagnosis", "is_phi": True, "values_removed": 2}),

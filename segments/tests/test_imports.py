@@ -24,7 +24,8 @@ from segments.imports import (
     import_start,
     suggest_mapping,
 )
-from segments.models import AttributeDefinition, AttributeType, Contact, ContactImport, ImportStatus
+from segments.models import AttributeDefinition, AttributeType, Contact, ContactImport, ContactIndex, ImportStatus
+from segments.search_index import TermMaker, attribute_term, contact_index_rebuild
 from tenants.context import tenant_context
 from tenants.roles import Role
 from tests.factories import make_contact
@@ -153,7 +154,20 @@ def test_upsert_by_external_id_updates_only_mapped_fields(world):
         from segments.selectors import contact_list
 
         assert list(contact_list(tenant=tenant, search="new@example.com")) == [updated]
-        assert len(updated.phi_tokens) == 4  # set, day, month, month-day of the new date
+        # The search index follows: the new date's terms, not the old one's; and what the import
+        # wrote is exactly what indexing the stored contacts afresh gives.
+        _assert_index_matches_a_rebuild(tenant)
+        maker = TermMaker(tenant)
+        terms = ContactIndex.objects.for_tenant(tenant).get(contact=updated).terms
+        assert attribute_term(maker, "next_visit", "eq", "2026-02-02") in terms
+        assert attribute_term(maker, "plan", "eq", "Gold") in terms
+
+
+def _assert_index_matches_a_rebuild(tenant) -> None:
+    written = dict(ContactIndex.objects.for_tenant(tenant).values_list("contact_id", "terms"))
+    assert set(written) == set(Contact.objects.for_tenant(tenant).values_list("pk", flat=True))
+    contact_index_rebuild(tenant=tenant)
+    assert dict(ContactIndex.objects.for_tenant(tenant).values_list("contact_id", "terms")) == written
 
 
 def test_every_bad_row_is_reported_without_values_and_nothing_is_written(world):
@@ -234,8 +248,8 @@ def test_cancel_during_apply_rolls_back_what_was_written(world, monkeypatch):
     real = imports._write_batch
     batches = []
 
-    def write_then_cancel(tenant, plan, batch):
-        result = real(tenant, plan, batch)
+    def write_then_cancel(tenant, plan, batch, *args):
+        result = real(tenant, plan, batch, *args)
         batches.append(len(batch))
         if len(batches) == 1:
             ContactImport.objects.for_tenant(tenant).update(cancel_requested=True)
@@ -425,17 +439,17 @@ def test_batch_indexes_equal_the_encryption_modules(world):
     """The import computes blind indexes with the key fetched once per batch; they must be the
     very values ``encryption.blind_index`` and ``segments.attributes`` compute."""
     from encryption.fields import blind_index_for
-    from segments.attributes import phi_tokens_of
 
     _dictionary(world.a.tenant)
     tenant = world.a.tenant
     with tenant_context(tenant):
-        crypto = imports._Crypto(tenant)
-        definition = dictionary_for(tenant=tenant)["next_visit"]
+        crypto = imports._Crypto(tenant, TermMaker(tenant))
         assert crypto.index(imports._EMAIL_INDEX, " Ann@Example.COM") == blind_index_for(
             Contact, "email_index", tenant, "ann@example.com"
         )
         assert crypto.index(imports._EXTERNAL_ID_INDEX, "P-1") == blind_index_for(
             Contact, "external_id_index", tenant, "P-1"
         )
-        assert crypto.phi_tokens(definition, "2026-12-01") == phi_tokens_of(tenant, definition, "2026-12-01")
+        assert crypto.terms("attr.next_visit.eq", "2026-12-01") == attribute_term(
+            TermMaker(tenant), "next_visit", "eq", "2026-12-01"
+        )

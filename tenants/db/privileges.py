@@ -9,8 +9,9 @@ from tenants.db.postgresql.base import application_role
 # Tables the application may only read and append to (the audit log adds itself here).
 APPEND_ONLY_TABLES: set[str] = set()
 
-# Bookkeeping the application must never change.
-READ_ONLY_TABLES: set[str] = {"django_migrations"}
+# Bookkeeping the application must never change, and views it may only read (a simple view is
+# updatable in PostgreSQL, with its owner's rights).
+READ_ONLY_TABLES: set[str] = {"django_migrations", "segments_contact_search"}
 
 
 def grant_application_privileges(connection: Any) -> None:
@@ -18,7 +19,7 @@ def grant_application_privileges(connection: Any) -> None:
     if connection.vendor != "postgresql" or role is None:
         return
     quoted = connection.ops.quote_name(role)
-    existing = set(connection.introspection.table_names())
+    existing = set(connection.introspection.table_names(include_views=True))
     with connection.cursor() as cursor:
         cursor.execute(f"GRANT USAGE ON SCHEMA public TO {quoted}")
         # No TRUNCATE: it is not subject to row-level security.

@@ -61,6 +61,7 @@ def main() -> None:
     )
     with tenant_context(tenant):
         with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM segments_contact_index WHERE tenant_id = %s", [tenant.pk])
             cursor.execute("DELETE FROM segments_contact WHERE tenant_id = %s", [tenant.pk])
         AttributeDefinition.objects.get_or_create(
             tenant=tenant,
@@ -122,4 +123,5 @@ def main() -> None:
     if profile:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     with tenant_context(tenant), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM segments_contact_index WHERE tenant_id = %s", [tenant.pk])
         cursor.execute("DELETE FROM segments_contact WHERE tenant_id = %s", [tenant.pk])
