@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 
@@ -26,8 +26,10 @@ class DecryptionFailed(ValueError):
     """The ciphertext does not belong to this tenant, table, field and row, or was altered."""
 
 
-@dataclass(frozen=True)
-class FieldContext:
+class FieldContext(NamedTuple):
+    """Where a ciphertext belongs. A named tuple, not a frozen dataclass: imports make millions,
+    and a tuple is ten times cheaper to create."""
+
     table: str
     field: str
     row_id: str
@@ -64,6 +66,22 @@ def decrypt_bytes(tenant: Organisation, context: FieldContext, ciphertext: bytes
             f"The encrypted {context.table}.{context.field} of row {context.row_id} does not belong here "
             "or was altered."
         ) from None
+
+
+def encrypt_texts(tenant: Organisation, items: list[tuple[FieldContext, str]]) -> list[bytes]:
+    """``encrypt_text`` for a batch: the same format and associated data, with the key fetched
+    (and its uses counted) once for the whole batch."""
+    if not items:
+        return []
+    active = data_key_for_encryption(tenant, uses=len(items))
+    header = _HEADER.pack(FORMAT_VERSION, active.version)
+    aead = active.key.aead
+    sealed = []
+    for context, plaintext in items:
+        nonce = os.urandom(NONCE_BYTES)
+        associated = context.associated_data(tenant.pk, active.version)
+        sealed.append(header + nonce + aead.encrypt(nonce, plaintext.encode("utf-8"), associated))
+    return sealed
 
 
 def encrypt_text(tenant: Organisation, context: FieldContext, plaintext: str) -> bytes:

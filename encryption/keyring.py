@@ -233,15 +233,18 @@ def _start_next_version(tenant: Organisation, purpose: KeyPurpose, current: Tena
     return _active_row(tenant, purpose)
 
 
-def data_key_for_encryption(tenant: Organisation) -> ActiveKey:
-    """The active data key, counting this use. Uses are reserved in blocks of ``USE_BLOCK``, so
-    the common case touches neither the database nor the provider."""
+def data_key_for_encryption(tenant: Organisation, uses: int = 1) -> ActiveKey:
+    """The active data key, counting ``uses`` encryptions under it (at most ``USE_BLOCK``: a
+    batch asks once for all its values). Uses are reserved in blocks of ``USE_BLOCK``, so the
+    common case touches neither the database nor the provider."""
     require_tenant_is_current(tenant)
+    if not 1 <= uses <= USE_BLOCK:
+        raise ValueError(f"Reserve between 1 and {USE_BLOCK} uses at a time.")
     with _reservations_lock:
         reservation = _reservations.get(tenant.pk)
-        if reservation is not None and reservation[2] > 0 and reservation[3] > time.monotonic():
+        if reservation is not None and reservation[2] >= uses and reservation[3] > time.monotonic():
             version, secret, remaining, expires = reservation
-            _reservations[tenant.pk] = (version, secret, remaining - 1, expires)
+            _reservations[tenant.pk] = (version, secret, remaining - uses, expires)
             return ActiveKey(version, secret)
     row = _active_row(tenant, KeyPurpose.DATA)
     if not _reserve_uses(tenant, row):
@@ -250,7 +253,7 @@ def data_key_for_encryption(tenant: Organisation) -> ActiveKey:
             raise KeyUnavailable("Could not reserve uses of a new data key version.")
     secret = _unwrapped(tenant, row)
     with _reservations_lock:
-        _reservations[tenant.pk] = (row.version, secret, USE_BLOCK - 1, time.monotonic() + RESERVATION_SECONDS)
+        _reservations[tenant.pk] = (row.version, secret, USE_BLOCK - uses, time.monotonic() + RESERVATION_SECONDS)
     return ActiveKey(row.version, secret)
 
 

@@ -27,19 +27,20 @@ import uuid
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import BinaryField, Value
 from django.http import Http404
 from django.utils import timezone
 
 from audit.services import SYSTEM, Actor, Target, record
 from authn.models import User
-from encryption.aead import FieldContext, encrypt_text
-from encryption.blind_index import blind_index, normalise
-from encryption.fields import StoredCiphertext
+from encryption.aead import FieldContext, encrypt_text, encrypt_texts
+from encryption.blind_index import BlindIndexer, normalise
+from sealpost.ids import uuid7
 from segments.attributes import (
     AttributeValue,
     AttributeValueError,
@@ -69,8 +70,9 @@ from segments.csv_io import (
     upload_delete,
     upload_store,
 )
+from segments.import_writer import BatchWriter
 from segments.models import AttributeDefinition, Contact, ContactImport, ImportStatus
-from segments.search_index import IndexRow, TermMaker, contact_index_write, index_row, term_text
+from segments.search_index import IndexRow, TermMaker, contact_terms, index_row, term_text
 from tenants.context import require_tenant_is_current, tenant_context
 from tenants.models import Organisation
 
@@ -78,6 +80,8 @@ logger = logging.getLogger(__name__)
 
 CONTACT_FIELDS = ("email", "first_name", "last_name", "external_id", "language", "time_zone", "tags")
 BATCH_SIZE = 2000
+DEFAULT_LANGUAGE = str(Contact._meta.get_field("language").default)
+DEFAULT_TIME_ZONE = str(Contact._meta.get_field("time_zone").default)
 MAX_KEPT_ERRORS = 1000
 EXPORT_BATCH_SIZE = 1000
 ENDED = (ImportStatus.INVALID, ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED)
@@ -465,9 +469,7 @@ class _Crypto:
     def __init__(self, tenant: Organisation, terms: TermMaker) -> None:
         self.tenant = tenant
         self.terms = terms
-
-    def index(self, field_name: str, value: str) -> str:
-        return blind_index(self.tenant, field_name, value)
+        self.index = BlindIndexer(tenant)
 
     def seal(self, contact: Contact, name: str, plaintext: str) -> bytes:
         return encrypt_text(self.tenant, FieldContext(Contact._meta.db_table, name, str(contact.pk)), plaintext)
@@ -499,25 +501,56 @@ def _merge(plan: _Plan, plain: dict[str, Any], secret: dict[str, Any], attribute
             target[key] = value
 
 
-def _new_contact(
-    crypto: _Crypto, plan: _Plan, values: dict[str, Any], attributes: dict[str, AttributeValue], now: Any
-) -> tuple[Contact, IndexRow]:
-    plain: dict[str, Any] = {}
-    secret: dict[str, Any] = {}
-    _merge(plan, plain, secret, attributes)
-    contact = Contact(tenant=crypto.tenant, last_activity_at=now, attributes=plain)
-    for name, value in values.items():
-        if name not in _ENCRYPTED:
-            setattr(contact, name, value)
-    # Encrypted here, with the indexes set, so the fields' pre_save keeps them as they are.
-    for name in _ENCRYPTED:
-        contact.__dict__[name] = StoredCiphertext(crypto.seal(contact, name, values.get(name, "")))
-    contact.email_index = crypto.index(_EMAIL_INDEX, values["email"])
-    contact.external_id_index = crypto.index(_EXTERNAL_ID_INDEX, values.get("external_id", ""))
-    if secret:
-        text = json.dumps(secret, separators=(",", ":"), sort_keys=True)
-        contact.__dict__["phi_attributes"] = StoredCiphertext(crypto.seal(contact, "phi_attributes", text))
-    return contact, crypto.index_row(contact, plain, secret)
+def _add_new_contacts(
+    crypto: _Crypto,
+    plan: _Plan,
+    writer: BatchWriter,
+    items: list[tuple[dict[str, Any], dict[str, AttributeValue]]],
+    now: datetime,
+) -> None:
+    """Encrypts the new contacts' fields in one batch and hands rows to ``writer``."""
+    table = Contact._meta.db_table
+    prepared = []
+    sealing: list[tuple[FieldContext, str]] = []
+    for values, attributes in items:
+        contact_id = uuid7()
+        plain: dict[str, Any] = {}
+        secret: dict[str, Any] = {}
+        _merge(plan, plain, secret, attributes)
+        row = str(contact_id)
+        sealing += [(FieldContext(table, name, row), values.get(name, "")) for name in _ENCRYPTED]
+        if secret:
+            text = json.dumps(secret, separators=(",", ":"), sort_keys=True)
+            sealing.append((FieldContext(table, "phi_attributes", row), text))
+        prepared.append((contact_id, values, plain, secret))
+    sealed = iter(encrypt_texts(crypto.tenant, sealing))
+    stamp = writer.timestamp(now)
+    for contact_id, values, plain, secret in prepared:
+        ciphertexts = {name: next(sealed) for name in _ENCRYPTED}
+        tags = values.get("tags", {})
+        language = values.get("language", DEFAULT_LANGUAGE)
+        time_zone = values.get("time_zone", DEFAULT_TIME_ZONE)
+        writer.add_contact(
+            {
+                "id": contact_id,
+                "tenant": crypto.tenant.pk,
+                **ciphertexts,
+                "email_index": crypto.index(_EMAIL_INDEX, values["email"]),
+                "external_id_index": crypto.index(_EXTERNAL_ID_INDEX, values.get("external_id", "")),
+                "language": language,
+                "time_zone": time_zone,
+                "tags": tags,
+                "attributes": plain,
+                "phi_attributes": next(sealed) if secret else None,
+                "last_activity_at": stamp,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+        terms = contact_terms(
+            crypto.terms, tags=tags, language=language, time_zone=time_zone, values={**plain, **secret}
+        )
+        writer.add_index_row(contact_id, terms, plain)
 
 
 def _update_contact(
@@ -565,6 +598,7 @@ def _write_batch(
     plan: _Plan,
     batch: list[tuple[int, dict[str, Any], dict[str, AttributeValue]]],
     terms: TermMaker,
+    writer: BatchWriter,
 ) -> tuple[int, int]:
     """Upserts one batch; returns (created, updated)."""
     index_field, index_name = (
@@ -579,51 +613,23 @@ def _write_batch(
             raise ImportApplyError(f"More than one contact has the same {plan.match_on} as a row of the file.")
         existing[key] = contact
     now = timezone.now()
-    creates: list[Contact] = []
+    creates: list[tuple[dict[str, Any], dict[str, AttributeValue]]] = []
     updates: list[Contact] = []
-    rows: list[IndexRow] = []
     for key, (_number, values, attributes) in zip(keys, batch, strict=True):
         contact = existing.get(key)
         if contact is None:
-            contact, row = _new_contact(crypto, plan, values, attributes, now)
-            creates.append(contact)
-        else:
-            row = _update_contact(crypto, plan, contact, values, attributes)
-            contact.last_activity_at = now
-            contact.updated_at = now
-            updates.append(contact)
-        rows.append(row)
-    if creates:
-        _insert(creates)
+            creates.append((values, attributes))
+            continue
+        row = _update_contact(crypto, plan, contact, values, attributes)
+        contact.last_activity_at = now
+        contact.updated_at = now
+        updates.append(contact)
+        writer.add_index_row(row.contact_id, row.terms, row.attributes)
+    _add_new_contacts(crypto, plan, writer, creates, now)
     if updates:
         Contact.objects.bulk_update(updates, _update_fields(plan), batch_size=500)
-    contact_index_write(tenant=tenant, rows=rows)
+    writer.flush()
     return len(creates), len(updates)
-
-
-def _unbounded(db_type: str) -> str:
-    return re.sub(r"\(.*\)", "", db_type)
-
-
-def _insert(contacts: list[Contact]) -> None:
-    """``bulk_create`` as one ``INSERT ... SELECT FROM unnest(<one array per column>)``: the same
-    values (each field's ``pre_save`` and database preparation, so every column of the model is
-    included), but one parameter per column instead of one per cell, which spares Django's SQL
-    compilation and the driver's parsing of a statement with tens of thousands of placeholders.
-    (COPY would be faster still, but PostgreSQL refuses COPY FROM on tables under row-level
-    security.)"""
-    fields = [field for field in Contact._meta.concrete_fields]
-    connection = connections[Contact.objects.db]
-    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
-    # Array types without length limits: the explicit cast would silently cut a long value,
-    # where inserting it into the column refuses it.
-    arrays = ", ".join(f"%s::{_unbounded(str(field.cast_db_type(connection)))}[]" for field in fields)
-    params = [
-        [field.get_db_prep_save(field.pre_save(contact, True), connection) for contact in contacts] for field in fields
-    ]
-    table = connection.ops.quote_name(Contact._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})", params)  # noqa: S608
 
 
 def _apply(tenant: Organisation, contact_import: ContactImport, plan: _Plan) -> tuple[int, int]:
@@ -631,10 +637,11 @@ def _apply(tenant: Organisation, contact_import: ContactImport, plan: _Plan) -> 
     _header, rows = _rows(tenant, contact_import)
     batch: list[tuple[int, dict[str, Any], dict[str, AttributeValue]]] = []
     terms = TermMaker(tenant)
+    writer = BatchWriter(tenant)
 
     def flush() -> None:
         nonlocal created, updated, processed
-        made, changed = _write_batch(tenant, plan, batch, terms)
+        made, changed = _write_batch(tenant, plan, batch, terms, writer)
         created += made
         updated += changed
         processed += len(batch)

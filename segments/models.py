@@ -47,6 +47,9 @@ class Contact(TenantModel):
     indexes for exact-match lookups and de-duplication. Attributes, the data dictionary and
     imports come with the audience work."""
 
+    # No index of its own: the unique (tenant, email_index) index serves tenant-only lookups, and
+    # each index an import keeps up costs time on every row.
+    tenant = models.ForeignKey("tenants.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False)
     email = EncryptedTextField()
     email_index = BlindIndexField(source="email")
     first_name = EncryptedTextField(blank=True, default="")

@@ -8,8 +8,16 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from encryption import keyring
-from encryption.aead import NONCE_BYTES, DecryptionFailed, FieldContext, decrypt_text, encrypt_bytes, encrypt_text
-from encryption.blind_index import blind_index
+from encryption.aead import (
+    NONCE_BYTES,
+    DecryptionFailed,
+    FieldContext,
+    decrypt_text,
+    encrypt_bytes,
+    encrypt_text,
+    encrypt_texts,
+)
+from encryption.blind_index import BlindIndexer, blind_index
 from encryption.keyring import SecretKey, forget_cached_keys
 from encryption.models import KeyPurpose, KeyStatus, TenantKey
 from encryption.providers import KeyUnavailable, LocalKeyProvider
@@ -109,6 +117,35 @@ def test_blind_indexes_match_normalised_values_within_one_tenant_and_field(world
         assert first != blind_index(world.a.tenant, "contact.external_id", "pat.synthetic@example.com")
     with tenant_context(world.b.tenant):
         assert first != blind_index(world.b.tenant, "contact.email", "pat.synthetic@example.com")
+
+
+def test_the_batch_blind_indexer_gives_blind_index_values(world):
+    with tenant_context(world.a.tenant):
+        indexer = BlindIndexer(world.a.tenant)
+        for field, value in (("contact.email", " Pat@Example.COM"), ("contact.external_id", "P-1"), ("f", "")):
+            assert indexer(field, value) == blind_index(world.a.tenant, field, value)
+
+
+def test_batch_encryption_decrypts_per_value_and_counts_every_use(world, monkeypatch):
+    monkeypatch.setattr(keyring, "USE_BLOCK", 4)
+    monkeypatch.setattr(keyring, "MAX_USES_PER_VERSION", 8)
+    rows = [FieldContext("t", "f", f"row-{n}") for n in range(3)]
+    with tenant_context(world.a.tenant):
+        sealed = encrypt_texts(world.a.tenant, [(row, f"value {n}") for n, row in enumerate(rows)])
+        assert [decrypt_text(world.a.tenant, row, value) for row, value in zip(rows, sealed, strict=True)] == [
+            "value 0",
+            "value 1",
+            "value 2",
+        ]
+        with pytest.raises(DecryptionFailed):  # each value is bound to its own row
+            decrypt_text(world.a.tenant, rows[1], sealed[0])
+        assert len({value[5 : 5 + NONCE_BYTES] for value in sealed}) == 3
+        # 3 + 3 + 3 uses: the third batch no longer fits in version 1's 8 and starts version 2.
+        encrypt_texts(world.a.tenant, [(row, "x") for row in rows])
+        third = encrypt_texts(world.a.tenant, [(row, "y") for row in rows])
+        assert {value[1:5] for value in third} == {(2).to_bytes(4, "big")}
+        with pytest.raises(ValueError, match="between 1 and 4"):
+            encrypt_texts(world.a.tenant, [(row, "z") for row in rows * 2])
 
 
 def test_secret_key_hides_its_material():

@@ -222,15 +222,15 @@ def test_a_database_error_at_the_last_row_leaves_the_table_unchanged(world, monk
     make_contact(tenant, email="row2@example.com", first_name="Before")
     before = _contacts(tenant)
     monkeypatch.setattr(imports, "BATCH_SIZE", 2)
-    real = imports._new_contact
+    real = imports._add_new_contacts
 
-    def failing_at_the_last_row(tenant, plan, values, attributes, now):
-        contact = real(tenant, plan, values, attributes, now)
-        if values["email"] == "row9@example.com":
-            contact.language = "x" * 40  # longer than the column: PostgreSQL refuses the row
-        return contact
+    def failing_at_the_last_row(crypto, plan, writer, items, now):
+        for values, _attributes in items:
+            if values["email"] == "row9@example.com":
+                values["language"] = "x" * 40  # longer than the column: PostgreSQL refuses the row
+        return real(crypto, plan, writer, items, now)
 
-    monkeypatch.setattr(imports, "_new_contact", failing_at_the_last_row)
+    monkeypatch.setattr(imports, "_add_new_contacts", failing_at_the_last_row)
     since = head_seq(tenant)
     text = "email,first_name\n" + "".join(f"row{n}@example.com,After\n" for n in range(2, 10))
     done = _run(world, text)
@@ -453,3 +453,43 @@ def test_batch_indexes_equal_the_encryption_modules(world):
         assert crypto.terms("attr.next_visit.eq", "2026-12-01") == attribute_term(
             TermMaker(tenant), "next_visit", "eq", "2026-12-01"
         )
+
+
+def test_the_bulk_writer_covers_every_contact_column():
+    from segments.import_writer import CONTACT_FIELDS, INDEX_FIELDS
+    from segments.models import ContactIndex
+
+    assert set(CONTACT_FIELDS) == {field.name for field in Contact._meta.concrete_fields}
+    assert set(INDEX_FIELDS) == {field.name for field in ContactIndex._meta.concrete_fields}
+
+
+@pytest.mark.parametrize("use_copy", [True, False], ids=["copy", "insert"])
+def test_both_bulk_writers_store_what_the_contact_model_reads_back(world, monkeypatch, use_copy):
+    """COPY (PostgreSQL) and executemany (SQLite, the embedded default) write the same rows,
+    including text that COPY's format must escape."""
+    from segments import import_writer
+
+    real = import_writer.BatchWriter
+    monkeypatch.setattr(imports, "BatchWriter", lambda tenant: real(tenant, use_copy=use_copy))
+    from encryption.fields import blind_index_for
+
+    _dictionary(world.a.tenant)
+    tenant = world.a.tenant
+    with tenant_context(tenant):
+        AttributeDefinition.objects.create(tenant=tenant, key="note", label="Note", type=AttributeType.TEXT)
+    text = (
+        "Patient ID,Email,First name,Next visit,Plan,Tags,Note\n"
+        'P-1,one@example.com,"Tab\there \\ back",2026-12-01,gold,"vip, b","say ""hi"" \\n\\t"\n'
+        "P-2,two@example.com,Plain,,,,\n"
+    )
+    done = _run(world, text, match_on="external_id")
+    assert done.status == ImportStatus.DONE, done.errors
+    with tenant_context(tenant):
+        one = Contact.objects.for_tenant(tenant).get(
+            email_index=blind_index_for(Contact, "email_index", tenant, "one@example.com")
+        )
+        assert one.first_name == "Tab\there \\ back"
+        assert one.tags == {"vip": True, "b": True}
+        assert contact_attribute_values(one) == {"next_visit": "2026-12-01", "plan": "Gold", "note": 'say "hi" \\n\\t'}
+        assert (one.language, one.time_zone) == ("en", "UTC")
+        _assert_index_matches_a_rebuild(tenant)

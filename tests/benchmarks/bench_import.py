@@ -121,7 +121,7 @@ def main() -> None:
     print(f"RESULT import_peak_rss {_rss_mb():.0f} MB", flush=True)
     print(f"RESULT import_rss_growth {_rss_mb() - rss_before:.0f} MB", flush=True)
     if profile:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_IMPORT_SORT", "cumulative")).print_stats(30)
     with tenant_context(tenant), connection.cursor() as cursor:
         cursor.execute("DELETE FROM segments_contact_index WHERE tenant_id = %s", [tenant.pk])
         cursor.execute("DELETE FROM segments_contact WHERE tenant_id = %s", [tenant.pk])
