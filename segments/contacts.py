@@ -7,12 +7,13 @@ may be PHI. Audit details hold the contact id and the NAMES of the fields that c
 
 from __future__ import annotations
 
+import functools
+import re
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -49,11 +50,26 @@ def normalise_email(raw: Any) -> str:
     text = str(raw or "").strip()
     local, at, domain = text.rpartition("@")
     email = f"{local}@{domain.lower()}" if at else text
-    try:
-        validate_email(email)
-    except ValidationError as error:
-        raise ContactInputError({"email": "Enter a valid email address."}) from error
+    if not is_valid_email(email):
+        raise ContactInputError({"email": "Enter a valid email address."})
     return email
+
+
+_EMAIL_USER = re.compile(validate_email.user_regex.pattern, validate_email.user_regex.flags)
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_email_domain(domain: str) -> bool:
+    return domain in validate_email.domain_allowlist or bool(validate_email.validate_domain_part(domain))
+
+
+def is_valid_email(value: str) -> bool:
+    """Exactly Django's ``validate_email``, with each domain's verdict remembered: an import of a
+    million addresses has a handful of domains, and the domain check is most of the cost."""
+    if not value or "@" not in value or len(value) > 320:
+        return False
+    user, domain = value.rsplit("@", 1)
+    return bool(_EMAIL_USER.match(user)) and _valid_email_domain(domain)
 
 
 def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
