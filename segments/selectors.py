@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -10,16 +11,41 @@ from segments.models import Contact
 from tenants.models import Organisation
 
 
-def contact_list(*, tenant: Organisation, search: str = "") -> QuerySet[Contact]:
+@dataclass(frozen=True)
+class ContactSearch:
+    """An exact-match search on email address or external id, as the blind indexes of the
+    searched text: what a session may keep, and a URL never carries, instead of the text."""
+
+    email_index: str
+    external_id_index: str
+
+    def as_session_value(self) -> list[str]:
+        return [self.email_index, self.external_id_index]
+
+    @classmethod
+    def from_session_value(cls, value: object) -> ContactSearch | None:
+        if isinstance(value, list) and len(value) == 2 and all(isinstance(item, str) for item in value):
+            return cls(value[0], value[1])
+        return None
+
+
+def contact_search_for(*, tenant: Organisation, text: str) -> ContactSearch | None:
+    """None for empty text (no search)."""
+    text = text.strip()
+    if not text:
+        return None
+    return ContactSearch(
+        email_index=blind_index_for(Contact, "email_index", tenant, text),
+        external_id_index=blind_index_for(Contact, "external_id_index", tenant, text),
+    )
+
+
+def contact_list(*, tenant: Organisation, search: ContactSearch | None = None) -> QuerySet[Contact]:
     """Newest first. Identifying fields are encrypted, so search is an exact match on email
     address or external id, through their blind indexes."""
     contacts = Contact.objects.for_tenant(tenant)
-    search = search.strip()
-    if search:
-        contacts = contacts.filter(
-            Q(email_index=blind_index_for(Contact, "email_index", tenant, search))
-            | Q(external_id_index=blind_index_for(Contact, "external_id_index", tenant, search))
-        )
+    if search is not None:
+        contacts = contacts.filter(Q(email_index=search.email_index) | Q(external_id_index=search.external_id_index))
     return contacts.order_by("-id")
 
 

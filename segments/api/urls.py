@@ -6,6 +6,7 @@ app_name = "segments_api"
 
 urlpatterns = [
     path("contacts/", views.ContactWriteListApi.as_view(), name="contact_list"),
+    path("contacts/search/", views.ContactSearchApi.as_view(), name="contact_search"),
     path("contacts/<uuid:contact_id>/", views.ContactWriteDetailApi.as_view(), name="contact_detail"),
     path("contacts/imports/", views.ContactImportListApi.as_view(), name="contact_import_list"),
     path("contacts/imports/<uuid:import_id>/", views.ContactImportDetailApi.as_view(), name="contact_import_detail"),

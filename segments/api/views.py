@@ -23,7 +23,7 @@ from segments.contacts import ContactInputError, contact_create, contact_update,
 from segments.csv_io import CsvFormatError, body_too_large, max_upload_bytes, too_large_message, upload_delete
 from segments.imports import ImportInputError, contact_import_get, import_create, import_progress, import_start
 from segments.models import Contact, ContactImport
-from segments.selectors import contact_get, contact_list
+from segments.selectors import contact_get, contact_list, contact_search_for
 from segments.services import contact_list_view_record, contact_view_record
 from tenants.api import request_tenant
 
@@ -61,6 +61,9 @@ class ContactOutput(serializers.Serializer[Contact]):
         }
 
 
+SEARCH_LIMIT = 50  # an exact match finds one contact, or a few sharing an address
+
+
 class ContactPagination(CursorPagination):
     ordering = ("-id",)
     page_size = 50
@@ -72,6 +75,15 @@ class KeysDestroyed(APIException):
     status_code = 410
     default_code = "keys_destroyed"
     default_detail = "This organisation's encryption keys were destroyed; contact details are unreadable."
+
+
+class SearchInUrl(APIException):
+    status_code = 400
+    default_code = "search_in_url"
+    default_detail = (
+        "Searched email addresses and external ids are PHI and never go in a URL: "
+        'POST {"q": "..."} to /api/contacts/search/ instead.'
+    )
 
 
 def _refuse_if_keys_destroyed(request: Request) -> None:
@@ -87,7 +99,9 @@ class ContactListApi(ListAPIView[Contact]):
 
     def get_queryset(self) -> QuerySet[Contact]:
         _refuse_if_keys_destroyed(self.request)
-        return contact_list(tenant=request_tenant(self.request), search=self.request.query_params.get("q", "")[:100])
+        if "q" in self.request.query_params:
+            raise SearchInUrl()
+        return contact_list(tenant=request_tenant(self.request))
 
     def paginate_queryset(self, queryset: Any) -> Any:
         page = super().paginate_queryset(queryset)
@@ -108,6 +122,34 @@ class ContactDetailApi(APIView):
         contact = contact_get(tenant=tenant, contact_id=contact_id)
         contact_view_record(tenant=tenant, actor=actor_for_request(request._request), contact=contact)
         return Response(ContactOutput(contact).data)
+
+
+class ContactSearchInput(serializers.Serializer[Any]):
+    q = serializers.CharField(max_length=320, help_text="An exact email address or external id.")
+
+
+class ContactSearchOutput(serializers.Serializer[Any]):
+    results = ContactOutput(many=True)
+
+
+class ContactSearchApi(APIView):
+    """Exact-match search on email address or external id. A POST, because the searched value
+    is PHI: in a URL it would reach browser history, proxies and access logs."""
+
+    required_permission = "contacts.view"
+    required_scope = "contacts:read"
+
+    @extend_schema(request=ContactSearchInput, responses=ContactSearchOutput)
+    def post(self, request: Request) -> Response:
+        _refuse_if_keys_destroyed(request)
+        tenant = request_tenant(request)
+        data = ContactSearchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        search = contact_search_for(tenant=tenant, text=data.validated_data["q"])
+        contacts = list(contact_list(tenant=tenant, search=search)[:SEARCH_LIMIT]) if search else []
+        contact_list_view_record(tenant=tenant, actor=actor_for_request(request._request), contacts=contacts)
+        results = ContactOutput(contacts, many=True).data  # type: ignore[arg-type]
+        return Response({"results": results})
 
 
 class ContactInput(serializers.Serializer[Any]):

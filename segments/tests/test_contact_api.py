@@ -205,3 +205,21 @@ def test_upsert_never_matches_another_tenants_contact(world, client):
     assert response.status_code == 201
     with tenant_context(world.a.tenant):
         assert Contact.objects.for_tenant(world.a.tenant).count() == 1
+
+
+def test_search_is_a_post_and_a_search_in_the_url_is_refused(world, client):
+    wanted = make_contact(world.a.tenant, email="api.search.synthetic@example.com", external_id="MRN-API-1")
+    make_contact(world.b.tenant, email="api.search.synthetic@example.com", external_id="MRN-API-1")
+    headers = _bearer(world, ["contacts:read"], role=Role.MARKETER)
+    refused = client.get(reverse(LIST), {"q": "MRN-API-1"}, **headers)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "search_in_url"
+    assert "MRN-API-1" not in refused.content.decode()
+    search = reverse("api:segments_api:contact_search")
+    for query in ("MRN-API-1", " API.SEARCH.SYNTHETIC@example.com"):
+        found = _post(client, search, {"q": query}, headers)
+        assert found.status_code == 200, found.content
+        assert [item["id"] for item in found.json()["results"]] == [str(wanted.pk)]  # tenant A's only
+    assert _post(client, search, {"q": "nobody@example.com"}, headers).json() == {"results": []}
+    assert _post(client, search, {}, headers).status_code == 400
+    assert _post(client, search, {"q": "MRN-API-1"}, _bearer(world, ["audit:read"])).status_code == 403

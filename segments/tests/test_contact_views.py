@@ -30,18 +30,47 @@ def test_search_is_an_exact_match_on_email_or_external_id(world, login):
     )
     make_contact(world.a.tenant, email="exact.synthetic.other@example.com", last_name="Other")
     client = login(world.a.users[Role.MARKETER], world.a.tenant)
+    url = reverse("segments:contact_list")
     for query in ["exact.synthetic@example.com", " EXACT.SYNTHETIC@EXAMPLE.COM ", "EXT-777"]:
-        page = client.get(reverse("segments:contact_list"), {"q": query}).context["page"]
+        page = client.post(url, {"q": query}, follow=True).context["page"]
         assert [contact.pk for contact in page] == [wanted.pk], query
-    assert list(client.get(reverse("segments:contact_list"), {"q": "exact.synthetic"}).context["page"]) == []
+    assert list(client.post(url, {"q": "exact.synthetic"}, follow=True).context["page"]) == []
 
 
-def test_htmx_search_returns_only_the_rows(world, login):
-    make_contact(world.a.tenant, first_name="Htmxfound")
+def test_the_searched_text_never_reaches_a_url_the_page_or_the_session(world, login):
+    wanted = make_contact(world.a.tenant, email="findme.synthetic@example.com", external_id="MRN-424242")
+    make_contact(world.a.tenant)
     client = login(world.a.users[Role.MARKETER], world.a.tenant)
-    response = client.get(reverse("segments:contact_list"), {"q": "Htmxfound"}, HTTP_HX_REQUEST="true")
-    body = response.content.decode()
-    assert "Htmxfound" in body and "<html" not in body
+    url = reverse("segments:contact_list")
+    response = client.post(url, {"q": "MRN-424242", "tag": "", "language": "en"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{url}?search=on&language=en"
+    page = client.get(response["Location"])
+    assert [contact.pk for contact in page.context["page"]] == [wanted.pk]
+    body = page.content.decode()
+    assert "MRN-424242" not in body and "Clear the search" in body
+    assert "MRN-424242" not in str(dict(client.session))
+    # htmx: the rows, with the address bar set to the URL without the search text.
+    rows = client.post(url, {"q": "findme.synthetic@example.com"}, HTTP_HX_REQUEST="true")
+    assert rows["HX-Push-Url"] == f"{url}?search=on"
+    assert "findme" not in rows.content.decode().replace("f•••", "") and "<html" not in rows.content.decode()
+    # Without search=on in the URL the list is not filtered; an empty search clears it.
+    assert client.get(url).context["page"].paginator.count == 2
+    client.post(url, {"q": ""})
+    assert client.get(f"{url}?search=on").context["page"].paginator.count == 2
+
+
+def test_a_search_kept_for_one_organisation_does_not_apply_in_another(world, login):
+    member = world.a.users[Role.MARKETER]
+    make_contact(world.a.tenant, email="kept.synthetic@example.com")
+    client = login(member, world.a.tenant)
+    url = reverse("segments:contact_list")
+    client.post(url, {"q": "kept.synthetic@example.com"})
+    session = client.session
+    stored = session["segments.contact_search"]
+    session["segments.contact_search"] = {**stored, "tenant": world.b.tenant.pk}
+    session.save()
+    assert client.get(f"{url}?search=on").context["searching"] is False
 
 
 def test_the_list_masks_names_and_emails_until_a_step_up(world, login):

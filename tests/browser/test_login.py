@@ -67,6 +67,11 @@ def test_contact_search_updates_in_place(world, page, relying_party, authenticat
     page.get_by_label("Search contacts").fill("findable.person@example.com")
     expect(page.get_by_role("link", name="Findable Person")).to_be_visible()
     expect(page.get_by_role("link", name="Other Someone")).to_have_count(0)
+    # The address bar says a search is on, never what was searched for (PHI).
+    expect(page).to_have_url(re.compile(r"search=on"))
+    assert "findable" not in page.url
+    page.get_by_role("link", name="Clear the search").click()
+    expect(page.get_by_role("link", name="Other Someone")).to_be_visible()
 
 
 def test_pages_fit_a_phone_screen(world, browser, relying_party):
