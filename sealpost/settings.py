@@ -185,7 +185,7 @@ CELERY_TIMEZONE = "UTC"
 # Keep our JSON handler and PHI scrubbing on the root logger in workers and beat.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task modules outside the apps' tasks.py (autodiscovery finds only those).
-CELERY_IMPORTS = ["segments.retention"]
+CELERY_IMPORTS = ["segments.retention", "segments.import_recovery"]
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoints": {
         "task": "audit.write_checkpoints",
@@ -199,6 +199,8 @@ CELERY_BEAT_SCHEDULE = {
     "break-glass-expiry": {"task": "authn.break_glass_expire", "schedule": 60},
     # Data retention: each organisation's policy removes its long-inactive contacts, daily.
     "segments-retention": {"task": "segments.retention_run_all", "schedule": 24 * 3600},
+    # Imports whose worker died, never-started ones and abandoned uploads end (and lose their file).
+    "segments-imports-reap": {"task": "segments.imports_reap", "schedule": 300},
 }
 
 # --- Email (the local SMTP sink by default) ----------------------------------------------------

@@ -70,6 +70,7 @@ from segments.csv_io import (
     upload_delete,
     upload_store,
 )
+from segments.import_locks import import_lock
 from segments.import_writer import BatchWriter
 from segments.models import AttributeDefinition, Contact, ContactImport, ImportStatus
 from segments.search_index import IndexRow, TermMaker, contact_terms, index_row, term_text
@@ -664,7 +665,7 @@ def _apply(tenant: Organisation, contact_import: ContactImport, plan: _Plan) -> 
 # --- The task's body ----------------------------------------------------------------------------
 
 
-def _end(
+def import_end(
     tenant: Organisation,
     import_id: Any,
     status: ImportStatus,
@@ -672,6 +673,7 @@ def _end(
     report: _Report | None = None,
     message: str = "",
 ) -> None:
+    """Ends an import that imported nothing (invalid, failed or cancelled), audited."""
     errors = report.errors if report is not None else [{"row": 0, "column": "", "message": message}]
     error_count = report.error_count if report is not None else 1
     with tenant_context(tenant):
@@ -695,21 +697,26 @@ def _end(
 
 
 def import_run(*, tenant: Organisation, import_id: uuid.UUID | str) -> None:
-    """Validates, then applies all or nothing. Runs in its own transactions (not inside one)."""
-    with tenant_context(tenant):
-        claimed = (
-            ContactImport.objects.for_tenant(tenant)
-            .filter(pk=import_id, status=ImportStatus.VALIDATING, started_at__isnull=True)
-            .update(started_at=timezone.now())
-        )
-        contact_import = ContactImport.objects.for_tenant(tenant).filter(pk=import_id).first()
-    if not claimed or contact_import is None:
-        return  # already claimed by another delivery, cancelled or unknown
-    try:
-        _run(tenant, contact_import)
-    finally:
-        upload_delete(tenant=tenant, import_id=contact_import.pk)
-        cache.delete(_progress_key(contact_import.pk))
+    """Validates, then applies all or nothing. Runs in its own transactions (not inside one),
+    holding the import's lock (``segments.import_locks``) from before it claims the import until
+    it ends, so that an import whose worker died can be told from one still running."""
+    with import_lock(import_id) as mine:
+        if not mine:
+            return  # another delivery of the task is running it
+        with tenant_context(tenant):
+            claimed = (
+                ContactImport.objects.for_tenant(tenant)
+                .filter(pk=import_id, status=ImportStatus.VALIDATING, started_at__isnull=True)
+                .update(started_at=timezone.now())
+            )
+            contact_import = ContactImport.objects.for_tenant(tenant).filter(pk=import_id).first()
+        if not claimed or contact_import is None:
+            return  # already claimed by another delivery, cancelled or unknown
+        try:
+            _run(tenant, contact_import)
+        finally:
+            upload_delete(tenant=tenant, import_id=contact_import.pk)
+            cache.delete(_progress_key(contact_import.pk))
 
 
 def _run(tenant: Organisation, contact_import: ContactImport) -> None:
@@ -717,13 +724,13 @@ def _run(tenant: Organisation, contact_import: ContactImport) -> None:
     try:
         report = _validate(tenant, contact_import, plans)
     except _Cancelled:
-        _end(tenant, contact_import.pk, ImportStatus.CANCELLED, message="")
+        import_end(tenant, contact_import.pk, ImportStatus.CANCELLED, message="")
         return
     except (CsvFormatError, ImportInputError) as error:
-        _end(tenant, contact_import.pk, ImportStatus.INVALID, message=str(error))
+        import_end(tenant, contact_import.pk, ImportStatus.INVALID, message=str(error))
         return
     if report.error_count:
-        _end(tenant, contact_import.pk, ImportStatus.INVALID, report=report)
+        import_end(tenant, contact_import.pk, ImportStatus.INVALID, report=report)
         return
     with tenant_context(tenant):
         ContactImport.objects.for_tenant(tenant).filter(pk=contact_import.pk).update(
@@ -747,14 +754,14 @@ def _run(tenant: Organisation, contact_import: ContactImport) -> None:
                 details={"rows": report.rows, "created": created, "updated": updated},
             )
     except _Cancelled:
-        _end(tenant, contact_import.pk, ImportStatus.CANCELLED, message="")
+        import_end(tenant, contact_import.pk, ImportStatus.CANCELLED, message="")
     except ImportApplyError as error:
-        _end(tenant, contact_import.pk, ImportStatus.FAILED, message=f"{error} Nothing was imported.")
+        import_end(tenant, contact_import.pk, ImportStatus.FAILED, message=f"{error} Nothing was imported.")
     except Exception as error:
         # The type only: a database error's text can quote values.
         logger.error("Contact import %s failed: %s", contact_import.pk, type(error).__name__)
         message = "A contact conflicts with an existing one, or the database refused a row. Nothing was imported."
-        _end(tenant, contact_import.pk, ImportStatus.FAILED, message=message)
+        import_end(tenant, contact_import.pk, ImportStatus.FAILED, message=message)
 
 
 # --- Export -------------------------------------------------------------------------------------
