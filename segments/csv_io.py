@@ -66,15 +66,63 @@ def _chunk_context(import_id: uuid.UUID | str, index: int, last: bool) -> FieldC
     return FieldContext(_TABLE, "upload", f"{import_id}:{index}:{'last' if last else 'more'}")
 
 
-def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    buffer = bytearray()
-    for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
+class UploadWriter:
+    """Encrypts an upload to the import's file as its bytes arrive, in ``CHUNK_BYTES`` chunks
+    (the last one marked as such). ``finish`` moves it into place; ``abort`` (or any error)
+    keeps nothing. Plaintext is only ever held in memory, a chunk at a time."""
+
+    def __init__(self, *, tenant: Organisation, import_id: uuid.UUID | str, limit: int | None = None) -> None:
+        self.tenant = tenant
+        self.import_id = import_id
+        self.limit = max_upload_bytes() if limit is None else limit
+        self.path = upload_path(tenant, import_id)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._partial = self.path.with_suffix(".part")
+        self._out: Any = open(self._partial, "wb")  # noqa: SIM115 - closed by finish or abort
+        self._buffer = bytearray()
+        self._pending: bytes | None = None
+        self._index = 0
+        self.total = 0
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.total += len(data)
+            if self.total > self.limit:
+                raise UploadTooLarge(too_large_message(self.limit))
+            self._buffer += data
+            while len(self._buffer) >= CHUNK_BYTES:
+                self._push(bytes(self._buffer[:CHUNK_BYTES]))
+                del self._buffer[:CHUNK_BYTES]
+        except BaseException:
+            self.abort()
+            raise
+
+    def _push(self, chunk: bytes) -> None:
+        if self._pending is not None:
+            _write_chunk(self._out, self.tenant, self.import_id, self._index, self._pending, last=False)
+            self._index += 1
+        self._pending = chunk
+
+    def finish(self) -> int:
+        """Returns the plaintext size."""
+        try:
+            if self._buffer:
+                self._push(bytes(self._buffer))
+                self._buffer.clear()
+            if self._pending is None:
+                raise CsvFormatError("The file is empty (0 bytes).")
+            _write_chunk(self._out, self.tenant, self.import_id, self._index, self._pending, last=True)
+            self._out.close()
+            os.replace(self._partial, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.total
+
+    def abort(self) -> None:
+        self._buffer.clear()
+        self._out.close()
+        self._partial.unlink(missing_ok=True)
 
 
 def upload_store(
@@ -82,31 +130,14 @@ def upload_store(
 ) -> int:
     """Encrypts ``chunks`` to the import's file; returns the plaintext size. Raises
     ``UploadTooLarge`` (and keeps nothing) past ``limit`` bytes, ``CsvFormatError`` for 0 bytes."""
-    limit = max_upload_bytes() if limit is None else limit
-    path = upload_path(tenant, import_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
-    total = 0
+    writer = UploadWriter(tenant=tenant, import_id=import_id, limit=limit)
     try:
-        with open(partial, "wb") as out:
-            pending: bytes | None = None
-            index = 0
-            for chunk in _rechunk(chunks, CHUNK_BYTES):
-                total += len(chunk)
-                if total > limit:
-                    raise UploadTooLarge(too_large_message(limit))
-                if pending is not None:
-                    _write_chunk(out, tenant, import_id, index, pending, last=False)
-                    index += 1
-                pending = chunk
-            if pending is None:
-                raise CsvFormatError("The file is empty (0 bytes).")
-            _write_chunk(out, tenant, import_id, index, pending, last=True)
-        os.replace(partial, path)
+        for chunk in chunks:
+            writer.write(chunk)
     except BaseException:
-        partial.unlink(missing_ok=True)
+        writer.abort()
         raise
-    return total
+    return writer.finish()
 
 
 def _write_chunk(out: Any, tenant: Organisation, import_id: Any, index: int, data: bytes, *, last: bool) -> None:

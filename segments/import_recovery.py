@@ -4,21 +4,24 @@
   ``segments.import_locks``): the open transaction died with the worker, so nothing was
   imported; it ends FAILED saying so, and its encrypted upload is deleted;
 - an import queued but never started for ``NEVER_STARTED_AFTER`` (its task was lost): FAILED;
-- an upload left unmapped for ``ABANDONED_AFTER``: CANCELLED, and its file deleted.
+- an upload left unmapped for ``ABANDONED_AFTER``: CANCELLED, and its file deleted;
+- an encrypted upload file no import refers to (a request that died while uploading), once
+  ``ABANDONED_AFTER`` old: deleted.
 
 Each end is audited like any other (``contact.import_failed`` / ``contact.import_cancelled``).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
 from audit.services import SYSTEM, Target, record
-from segments.csv_io import upload_delete
+from segments.csv_io import upload_delete, upload_path
 from segments.import_locks import import_is_running
 from segments.imports import RUNNING, import_end
 from segments.models import ContactImport, ImportStatus
@@ -45,7 +48,33 @@ def imports_reap(*, tenant: Organisation) -> int:
                 ended += _fail(tenant, contact_import, NEVER_STARTED)
         elif not import_is_running(contact_import.pk, contact_import.started_at):
             ended += _fail(tenant, contact_import, WORKER_STOPPED)
+    _delete_orphan_files(tenant, now)
     return ended
+
+
+def _delete_orphan_files(tenant: Organisation, now: datetime) -> None:
+    folder = upload_path(tenant, uuid.UUID(int=0)).parent
+    if not folder.exists():
+        return
+    cutoff = (now - ABANDONED_AFTER).timestamp()
+    old = [path for path in folder.iterdir() if path.stat().st_mtime < cutoff]
+    with tenant_context(tenant):
+        known = {str(pk) for pk in ContactImport.objects.for_tenant(tenant).values_list("pk", flat=True)}
+    for path in old:
+        if path.suffix == ".part" or path.stem not in known or _ended(tenant, path.stem):
+            path.unlink(missing_ok=True)
+
+
+def _ended(tenant: Organisation, import_id: str) -> bool:
+    with tenant_context(tenant):
+        return (
+            ContactImport.objects.for_tenant(tenant)
+            .filter(
+                pk=import_id,
+                status__in=[ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.INVALID, ImportStatus.CANCELLED],
+            )
+            .exists()
+        )
 
 
 def _fail(tenant: Organisation, contact_import: ContactImport, message: str) -> int:

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import actor_for_request
@@ -30,6 +31,7 @@ from segments.imports import (
     import_start,
 )
 from segments.models import ContactImport, ImportStatus
+from segments.upload_handlers import EncryptingUploadHandler, StoredUpload, discard_stored_upload, use_encrypting_upload
 from tenants.access import require_permission
 from tenants.http import TenantRequest
 
@@ -51,6 +53,10 @@ def _list(request: TenantRequest, *, error: str = "", status: int = 200) -> Http
     return render(request, "segments/import_list.html", context, status=status)
 
 
+# The upload handlers must be in place before anything parses the body, and the CSRF check
+# parses it (for the token field): so CSRF is exempted here and checked by the inner view, as
+# Django's documentation on changing upload handlers in a view describes.
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 @require_permission("contacts.import")
 def import_list_view(request: TenantRequest) -> HttpResponse:
@@ -61,16 +67,24 @@ def import_list_view(request: TenantRequest) -> HttpResponse:
     # Checked on the declared length: the upload handler has not read an oversized file.
     if body_too_large(request.META):
         return _list(request, error=too_large_message(max_upload_bytes()), status=413)
+    # The file is encrypted as it arrives: no plaintext copy on disk (segments.upload_handlers).
+    handler = use_encrypting_upload(request)
+    response = _import_upload(request, handler)
+    if response.status_code != 302:
+        discard_stored_upload(request)  # a refused request keeps nothing
+    return response
+
+
+@csrf_protect
+def _import_upload(request: TenantRequest, handler: EncryptingUploadHandler) -> HttpResponse:
     upload = request.FILES.get("file")
-    if upload is None:
+    if handler.error is not None:
+        return _list(request, error=f"Nothing was imported: {handler.error}", status=400)
+    if not isinstance(upload, StoredUpload):
         return _list(request, error="Choose a CSV file to upload.", status=400)
     try:
         contact_import = import_create(
-            tenant=request.tenant,
-            actor=actor_for_request(request),
-            user=request.user,
-            chunks=upload.chunks(),
-            size=upload.size,
+            tenant=request.tenant, actor=actor_for_request(request), user=request.user, stored=upload
         )
     except CsvFormatError as error:
         return _list(request, error=f"Nothing was imported: {error}", status=400)

@@ -74,6 +74,7 @@ from segments.import_locks import import_lock
 from segments.import_writer import BatchWriter
 from segments.models import AttributeDefinition, Contact, ContactImport, ImportStatus
 from segments.search_index import IndexRow, TermMaker, contact_terms, index_row, term_text
+from segments.upload_handlers import StoredUpload
 from tenants.context import require_tenant_is_current, tenant_context
 from tenants.models import Organisation
 
@@ -158,29 +159,34 @@ def import_create(
     tenant: Organisation,
     actor: Actor,
     user: User,
-    chunks: Iterable[bytes],
+    chunks: Iterable[bytes] | None = None,
     size: int | None = None,
+    stored: StoredUpload | None = None,
 ) -> ContactImport:
-    """Stores the upload encrypted and reads its header. ``CsvFormatError`` (nothing kept) for a
-    file that is empty, too large (checked against ``size`` before reading any of it), not UTF-8
-    or without a usable header."""
+    """Stores the upload encrypted (or takes one the encrypting upload handler already stored)
+    and reads its header. ``CsvFormatError`` (nothing kept) for a file that is empty, too large
+    (checked against ``size`` before reading any of it), not UTF-8 or without a usable header."""
     require_tenant_is_current(tenant)
     limit = max_upload_bytes()
-    if size is not None and size > limit:
-        raise UploadTooLarge(too_large_message(limit))
-    contact_import = ContactImport(tenant=tenant, created_by=user)
-    stored = upload_store(tenant=tenant, import_id=contact_import.pk, chunks=chunks, limit=limit)
+    if stored is not None:
+        contact_import = ContactImport(pk=stored.import_id, tenant=tenant, created_by=user)
+        stored_bytes = int(stored.size or 0)
+    else:
+        if size is not None and size > limit:
+            raise UploadTooLarge(too_large_message(limit))
+        contact_import = ContactImport(tenant=tenant, created_by=user)
+        stored_bytes = upload_store(tenant=tenant, import_id=contact_import.pk, chunks=chunks or [], limit=limit)
     try:
         columns = header_of(upload_chunks(tenant=tenant, import_id=contact_import.pk))
         contact_import.mapping = suggest_mapping(columns, dictionary_for(tenant=tenant))
         with transaction.atomic():
-            contact_import.save()
+            contact_import.save(force_insert=True)
             record(
                 tenant=tenant,
                 action="contact.import_uploaded",
                 actor=actor,
                 target=Target.of(contact_import),
-                details={"bytes": stored, "columns": len(columns)},
+                details={"bytes": stored_bytes, "columns": len(columns)},
             )
     except BaseException:
         upload_delete(tenant=tenant, import_id=contact_import.pk)

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -25,6 +26,7 @@ from segments.imports import ImportInputError, contact_import_get, import_create
 from segments.models import Contact, ContactImport
 from segments.selectors import contact_get, contact_list, contact_search_for
 from segments.services import contact_list_view_record, contact_view_record
+from segments.upload_handlers import EncryptingUploadHandler, StoredUpload, discard_stored_upload, use_encrypting_upload
 from tenants.api import request_tenant
 
 
@@ -280,6 +282,18 @@ class ContactImportListApi(WriteScopeMixin, APIView):
     write_scope = "contacts:write"
     parser_classes = [MultiPartParser]
 
+    def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
+        # Before anything parses the body (a session's CSRF check would): the file is encrypted
+        # as it arrives, never written to disk in plaintext (segments.upload_handlers).
+        if request.method == "POST":
+            use_encrypting_upload(request)
+        return super().initialize_request(request, *args, **kwargs)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if request.method == "POST" and response.status_code != 202:
+            discard_stored_upload(request._request)  # a refused request keeps nothing
+        return super().finalize_response(request, response, *args, **kwargs)
+
     @extend_schema(responses=ContactImportOutput(many=True))
     def get(self, request: Request) -> Response:
         tenant = request_tenant(request)
@@ -292,6 +306,9 @@ class ContactImportListApi(WriteScopeMixin, APIView):
         if body_too_large(request.META):
             raise serializers.ValidationError({"file": [too_large_message(max_upload_bytes())]})
         data = ContactImportInput(data=request.data)
+        handler = next(h for h in request._request.upload_handlers if isinstance(h, EncryptingUploadHandler))
+        if handler.error is not None:
+            raise serializers.ValidationError({"file": [str(handler.error)]})
         data.is_valid(raise_exception=True)
         mapping = data.validated_data.get("mapping")
         if mapping is not None and (
@@ -301,12 +318,12 @@ class ContactImportListApi(WriteScopeMixin, APIView):
         tenant = request_tenant(request)
         actor = actor_for_request(request._request)
         upload = data.validated_data["file"]
+        if not isinstance(upload, StoredUpload):  # the encrypting handler stores every upload
+            raise serializers.ValidationError({"file": ["Send the CSV as the multipart field 'file'."]})
         created: ContactImport | None = None
         try:
             with transaction.atomic():
-                created = import_create(
-                    tenant=tenant, actor=actor, user=_importing_user(request), chunks=upload.chunks(), size=upload.size
-                )
+                created = import_create(tenant=tenant, actor=actor, user=_importing_user(request), stored=upload)
                 started = import_start(
                     tenant=tenant,
                     actor=actor,

@@ -121,3 +121,23 @@ def test_the_reaper_is_scheduled():
     from django.conf import settings
 
     assert settings.CELERY_BEAT_SCHEDULE["segments-imports-reap"] == {"task": "segments.imports_reap", "schedule": 300}
+
+
+def test_upload_files_no_live_import_refers_to_go_after_a_day(world):
+    import os
+
+    tenant = world.a.tenant
+    kept = _started(world, status=ImportStatus.UPLOADED, started=False)
+    folder = upload_path(tenant, kept.pk).parent
+    orphan = folder / "01a00000-0000-7000-8000-000000000001.enc"
+    partial = folder / "01a00000-0000-7000-8000-000000000002.part"
+    recent = folder / "01a00000-0000-7000-8000-000000000003.enc"
+    for path in (orphan, partial, recent):
+        path.write_bytes(b"sealed")
+    day_old = (timezone.now() - timedelta(hours=25)).timestamp()
+    for path in (orphan, partial, upload_path(tenant, kept.pk)):
+        os.utime(path, (day_old, day_old))
+    imports_reap(tenant=tenant)
+    assert not orphan.exists() and not partial.exists()
+    assert recent.exists() and upload_path(tenant, kept.pk).exists()  # the import still waits for a mapping
+    recent.unlink()

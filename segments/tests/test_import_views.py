@@ -172,3 +172,72 @@ def test_api_bad_mapping_is_a_400_and_keeps_nothing(world, client):
     assert response.status_code == 400
     assert "mapping" in response.content.decode()
     assert _imports(world.a.tenant) == []
+
+
+def _no_plaintext_spool(monkeypatch, settings, tmp_path):
+    """Make Django spool any upload over 10 bytes to ``tmp_path``, and fail if it ever does."""
+    from django.core.files import uploadhandler
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 10
+    settings.FILE_UPLOAD_TEMP_DIR = str(spool)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an upload was spooled to disk in plaintext")
+
+    monkeypatch.setattr(uploadhandler.TemporaryFileUploadHandler, "new_file", refuse)
+    monkeypatch.setattr(uploadhandler.MemoryFileUploadHandler, "new_file", refuse)
+
+
+def _tenant_files(tenant) -> set:
+    folder = upload_path(tenant, "00000000-0000-0000-0000-000000000000").parent
+    return set(folder.iterdir()) if folder.exists() else set()
+
+
+def test_the_page_encrypts_the_upload_as_it_arrives(world, login, monkeypatch, settings, tmp_path):
+    _no_plaintext_spool(monkeypatch, settings, tmp_path)
+    tenant = world.a.tenant
+    client = login(world.a.users[Role.MARKETER], tenant)
+    rows = b"".join(b"p%d@example.com,Synthetic,P-%d\n" % (n, n) for n in range(3000))  # ~100 KB
+    response = client.post(reverse("segments:import_list"), {"file": SimpleUploadedFile("c.csv", CSV + rows)})
+    assert response.status_code == 302
+    (contact_import,) = _imports(tenant)
+    stored = upload_path(tenant, contact_import.pk).read_bytes()
+    assert b"example.com" not in stored and b"Synthetic" not in stored
+    assert list((tmp_path / "spool").iterdir()) == []
+
+
+def test_the_api_encrypts_the_upload_as_it_arrives(world, client, monkeypatch, settings, tmp_path):
+    _no_plaintext_spool(monkeypatch, settings, tmp_path)
+    tenant = world.a.tenant
+    issued = make_token(tenant, world.a.users[Role.ADMIN], scopes=["contacts:write"])
+    response = client.post(
+        reverse("api:segments_api:contact_import_list"),
+        {"file": SimpleUploadedFile("c.csv", CSV), "match_on": "email"},
+        HTTP_AUTHORIZATION=f"Bearer {issued.secret}",
+    )
+    assert response.status_code == 202, response.content
+    assert b"ann@example.com" not in upload_path(tenant, response.json()["id"]).read_bytes()
+
+
+def test_a_refused_upload_keeps_no_file(world, login, client):
+    tenant = world.a.tenant
+    before = _tenant_files(tenant)
+    # Without the CSRF token: refused, and the file the handler stored while parsing is gone.
+    member = login(world.a.users[Role.MARKETER], tenant)
+    member.handler.enforce_csrf_checks = True
+    response = member.post(reverse("segments:import_list"), {"file": SimpleUploadedFile("c.csv", CSV)})
+    assert response.status_code == 403
+    # An empty file, and an API request whose other fields are invalid.
+    member.handler.enforce_csrf_checks = False
+    response = member.post(reverse("segments:import_list"), {"file": SimpleUploadedFile("c.csv", b"")})
+    assert response.status_code == 400 and "empty" in response.content.decode()
+    issued = make_token(tenant, world.a.users[Role.ADMIN], scopes=["contacts:write"])
+    response = client.post(
+        reverse("api:segments_api:contact_import_list"),
+        {"file": SimpleUploadedFile("c.csv", CSV), "match_on": "shoe size"},
+        HTTP_AUTHORIZATION=f"Bearer {issued.secret}",
+    )
+    assert response.status_code == 400
+    assert _imports(tenant) == [] and _tenant_files(tenant) == before
