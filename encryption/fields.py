@@ -85,6 +85,18 @@ class EncryptedTextField(models.BinaryField):
             return bytes(value)
         return encrypt_text(_tenant_of(model_instance), _context(model_instance, self.name), value)  # type: ignore[attr-defined]
 
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        # Text here is plaintext that skipped pre_save (bulk_update, QuerySet.update, a filter
+        # on the value): refuse it rather than store or send it as it is.
+        if isinstance(value, str):
+            raise TypeError(
+                "Plaintext reached the database for an encrypted field; save() the instance, or "
+                "encrypt first (encryption.aead.encrypt_text) and pass the ciphertext."
+            )
+        if isinstance(value, StoredCiphertext):
+            value = bytes(value)
+        return super().get_db_prep_value(value, connection, prepared)
+
     def to_python(self, value: Any) -> Any:
         return value
 

@@ -85,3 +85,26 @@ def test_a_database_dump_contains_none_of_the_phi(world):
     for n in range(3):
         for value in SYNTHETIC_PHI.values():
             assert f"{value}{n}".encode() not in dump, value
+
+
+@pytest.mark.django_db
+def test_plaintext_that_skips_encryption_is_refused_not_stored(world):
+    """bulk_update and QuerySet.update do not call the field's pre_save: without the guard they
+    would write the plaintext the attribute holds."""
+    contact = make_contact(world.a.tenant, first_name="Guardedfirst")
+    with tenant_context(world.a.tenant):
+        contacts = Contact.objects.for_tenant(world.a.tenant)
+        contact = contacts.get(pk=contact.pk)
+        contact.first_name = "Changedfirst"
+        attempts = (
+            lambda: contacts.bulk_update([contact], ["first_name"]),
+            lambda: contacts.filter(pk=contact.pk).update(first_name="Changedfirst"),
+            lambda: list(contacts.filter(first_name="Guardedfirst")),
+        )
+        for attempt in attempts:
+            with pytest.raises(TypeError, match="Plaintext reached the database"), transaction.atomic():
+                attempt()
+        assert contacts.get(pk=contact.pk).first_name == "Guardedfirst"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT first_name FROM segments_contact WHERE id = %s", [contact.pk])
+            assert b"Changedfirst" not in bytes(cursor.fetchone()[0])
