@@ -136,3 +136,20 @@ def test_unknown_attributes_are_refused(world):
     contact = make_contact(world.a.tenant)
     with tenant_context(world.a.tenant), pytest.raises(AttributeValueError, match="not in the data dictionary"):
         contact_attributes_apply(contact=contact, values={"nope": "1"}, dictionary={})
+
+
+def test_the_reindex_command_rebuilds_a_lost_index(world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    tenant = world.a.tenant
+    contact = make_contact(tenant, tags={"rebuilt": True})
+    with tenant_context(tenant):
+        expected = ContactIndex.objects.for_tenant(tenant).get(contact=contact).terms
+        ContactIndex.objects.for_tenant(tenant).all().delete()
+    out = StringIO()
+    call_command("segments_reindex", organisation=tenant.slug, stdout=out)
+    assert f"{tenant.slug}: 1 contact(s) indexed." in out.getvalue()
+    with tenant_context(tenant):
+        assert ContactIndex.objects.for_tenant(tenant).get(contact=contact).terms == expected
