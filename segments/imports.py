@@ -25,6 +25,7 @@ import os
 import re
 import uuid
 import zoneinfo
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -398,22 +399,60 @@ class _Report:
             self.errors.extend(errors[:room])
 
 
+class DigestSet:
+    """A set of 64-bit digests in one array (open addressing, linear probing, at most half
+    full): 8 to 32 bytes per entry, where a Python set of ints takes about 60. The digests are
+    keyed hashes, so their low bits spread evenly. 0 marks an empty slot (a digest of 0 is
+    stored as 1)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._slots = array("Q", bytes(8 * capacity))
+        self._mask = capacity - 1
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, digest: int) -> bool:
+        """Adds ``digest``; True if it was already there."""
+        digest = digest or 1
+        slots, mask = self._slots, self._mask
+        index = digest & mask
+        while (held := slots[index]) != 0:
+            if held == digest:
+                return True
+            index = (index + 1) & mask
+        slots[index] = digest
+        self._count += 1
+        if self._count * 2 > len(slots):
+            self._grow()
+        return False
+
+    def _grow(self) -> None:
+        old = self._slots
+        self._slots = array("Q", bytes(16 * len(old)))
+        self._mask = len(self._slots) - 1
+        self._count = 0
+        for digest in old:
+            if digest:
+                self.add(digest)
+
+
 class _Digests:
     """Duplicate detection in bounded memory: a 64-bit keyed hash per value (never the value),
-    under a key that lives only for this run."""
+    under a key that lives only for this run, kept in a compact ``DigestSet`` (about 32 MB for
+    the emails and match keys of a million rows)."""
 
     def __init__(self) -> None:
         self._key = os.urandom(32)
-        self._seen: dict[str, set[int]] = {}
+        self._seen: dict[str, DigestSet] = {}
 
     def seen_before(self, kind: str, value: str) -> bool:
         digest = hashlib.blake2b(normalise(value).encode(), digest_size=8, key=self._key, person=kind.encode()[:16])
-        number = int.from_bytes(digest.digest())
-        seen = self._seen.setdefault(kind, set())
-        if number in seen:
-            return True
-        seen.add(number)
-        return False
+        seen = self._seen.get(kind)
+        if seen is None:
+            seen = self._seen[kind] = DigestSet()
+        return seen.add(int.from_bytes(digest.digest()))
 
 
 def _rows(tenant: Organisation, contact_import: ContactImport) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:

@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit.services import actor_for_user
 from audit.tests.helpers import actions, events, head_seq
@@ -501,3 +503,15 @@ def test_both_bulk_writers_store_what_the_contact_model_reads_back(world, monkey
         assert contact_attribute_values(one) == {"next_visit": "2026-12-01", "plan": "Gold", "note": 'say "hi" \\n\\t'}
         assert (one.language, one.time_zone) == ("en", "UTC")
         _assert_index_matches_a_rebuild(tenant)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=2**64 - 1) | st.sampled_from([0, 1, 2**64 - 1, 1024, 2048])))
+def test_the_compact_digest_set_behaves_like_a_set(digests):
+    compact = imports.DigestSet(capacity=4)  # small, so it grows many times
+    reference: set[int] = set()
+    for digest in digests:
+        stored = digest or 1  # 0 marks an empty slot
+        assert compact.add(digest) == (stored in reference)
+        reference.add(stored)
+    assert len(compact) == len(reference)
