@@ -211,3 +211,26 @@ def test_the_application_role_cannot_create_functions(db):
         assert cursor.fetchone()[0] is False
         cursor.execute("SELECT has_database_privilege(current_user, current_database(), 'CREATE')")
         assert cursor.fetchone()[0] is False
+
+
+def test_the_function_check_passes_here_and_fails_for_a_role_that_can_create(db):
+    import psycopg
+
+    from segments import checks
+
+    assert checks.application_role_cannot_create_functions(None, databases=["default"]) == []
+    settings = connection.settings_dict
+    # CREATE on the database lets a role create a schema of its own, and functions in it.
+    database, role = (connection.ops.quote_name(settings[key]) for key in ("NAME", "USER"))
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], dbname=settings["NAME"], user=settings["OWNER"]["USER"]
+    ) as owner:
+        owner.execute(f"GRANT CREATE ON DATABASE {database} TO {role}")  # type: ignore[arg-type]
+        owner.commit()
+        try:
+            (error,) = checks.application_role_cannot_create_functions(None, databases=["default"])
+            assert error.id == "segments.E001"
+        finally:
+            owner.execute(f"REVOKE CREATE ON DATABASE {database} FROM {role}")  # type: ignore[arg-type]
+            owner.commit()
+    assert checks.application_role_cannot_create_functions(None, databases=["default"]) == []
