@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -87,6 +88,8 @@ class BatchWriter:
         self.contact_lines: list[str] = []
         self.index_lines: list[str] = []
         self._temporary_tables = False
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
 
     def timestamp(self, moment: datetime) -> datetime | str:
         """``moment`` as the writer wants it: formatted once per batch for COPY."""
@@ -105,43 +108,84 @@ class BatchWriter:
             self.index_rows.append((contact_id, self._tenant_id, terms, attributes))
 
     def flush(self) -> None:
-        if self.use_copy:
-            self._flush_by_copy()
-        else:
+        """Writes what was collected, and returns when it is written."""
+        self.start_flush()
+        self.wait()
+
+    def start_flush(self) -> None:
+        """Sends what was collected. With COPY it runs in a background thread on the same
+        connection (the same transaction), so that the import prepares its next batch while
+        PostgreSQL inserts this one; ``wait`` before using the connection again."""
+        self.wait()
+        if not self.use_copy:
             self._flush_by_insert()
-        self.contacts.clear()
-        self.index_rows.clear()
-        self.contact_lines.clear()
-        self.index_lines.clear()
+            self.contacts.clear()
+            self.index_rows.clear()
+            return
+        if not (self.contact_lines or self.index_lines):
+            return
+        self._create_temporary_tables()
+        contact_lines, index_lines = self.contact_lines, self.index_lines
+        self.contact_lines, self.index_lines = [], []
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        raw = self.connection.connection
+        self._pending = self._executor.submit(self._copy_and_insert, raw, contact_lines, index_lines)
+
+    def wait(self) -> None:
+        """Returns once the background write (if any) is done; raises what it raised."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self, *, quiet: bool = False) -> None:
+        """Waits for the background write and stops its thread. Called however the import ends:
+        the thread must be done with the connection before the transaction commits or rolls
+        back. ``quiet``: an error is already being handled; do not replace it with this one."""
+        try:
+            self.wait()
+        except Exception:
+            if not quiet:
+                raise
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
 
     # --- PostgreSQL ---------------------------------------------------------------------------
 
-    def _flush_by_copy(self) -> None:
+    def _create_temporary_tables(self) -> None:
+        if self._temporary_tables:
+            return
+        quote = self.connection.ops.quote_name
+        with self.connection.cursor() as cursor:
+            for temporary, table in ((_TEMP_CONTACTS, Contact), (_TEMP_INDEX, ContactIndex)):
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {temporary} "
+                    f"(LIKE {quote(table._meta.db_table)} INCLUDING DEFAULTS) ON COMMIT DROP"
+                )
+        self._temporary_tables = True
+
+    def _copy_and_insert(self, raw: Any, contact_lines: list[str], index_lines: list[str]) -> None:
+        """Runs in the writer thread, on the import's own connection (psycopg serialises its use)."""
         quote = self.connection.ops.quote_name
         contact_columns = ", ".join(quote(field.column) for field in _columns(Contact, CONTACT_FIELDS))
         index_columns = ", ".join(quote(field.column) for field in _columns(ContactIndex, INDEX_FIELDS))
-        with self.connection.cursor() as cursor:
-            if not self._temporary_tables:
-                for temporary, table in ((_TEMP_CONTACTS, Contact), (_TEMP_INDEX, ContactIndex)):
-                    cursor.execute(
-                        f"CREATE TEMPORARY TABLE IF NOT EXISTS {temporary} "
-                        f"(LIKE {quote(table._meta.db_table)} INCLUDING DEFAULTS) ON COMMIT DROP"
-                    )
-                self._temporary_tables = True
+        with raw.cursor() as cursor:
             for temporary, columns, lines in (
-                (_TEMP_CONTACTS, contact_columns, self.contact_lines),
-                (_TEMP_INDEX, index_columns, self.index_lines),
+                (_TEMP_CONTACTS, contact_columns, contact_lines),
+                (_TEMP_INDEX, index_columns, index_lines),
             ):
                 if lines:
-                    with cursor.copy(f"COPY {temporary} ({columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                    with cursor.copy(f"COPY {temporary} ({columns}) FROM STDIN") as copy:
                         copy.write("".join(lines))
-            if self.contact_lines:
+            if contact_lines:
                 cursor.execute(
                     f"INSERT INTO {quote(Contact._meta.db_table)} ({contact_columns}) "  # noqa: S608
                     f"SELECT {contact_columns} FROM {_TEMP_CONTACTS}"
                 )
                 cursor.execute(f"TRUNCATE {_TEMP_CONTACTS}")
-            if self.index_lines:
+            if index_lines:
                 cursor.execute(
                     f"INSERT INTO {quote(ContactIndex._meta.db_table)} ({index_columns}) "  # noqa: S608
                     f"SELECT {index_columns} FROM {_TEMP_INDEX} "

@@ -658,6 +658,8 @@ def _write_batch(
         if key in existing:
             raise ImportApplyError(f"More than one contact has the same {plan.match_on} as a row of the file.")
         existing[key] = contact
+    # The previous batch goes to the database while this one is prepared (pure Python).
+    writer.start_flush()
     now = timezone.now()
     creates: list[tuple[dict[str, Any], dict[str, AttributeValue]]] = []
     updates: list[Contact] = []
@@ -672,9 +674,9 @@ def _write_batch(
         updates.append(contact)
         writer.add_index_row(row.contact_id, row.terms, row.attributes)
     _add_new_contacts(crypto, plan, writer, creates, now)
+    writer.wait()
     if updates:
         Contact.objects.bulk_update(updates, _update_fields(plan), batch_size=500)
-    writer.flush()
     return len(creates), len(updates)
 
 
@@ -695,15 +697,21 @@ def _apply(tenant: Organisation, contact_import: ContactImport, plan: _Plan) -> 
         cache.set(_progress_key(contact_import.pk), processed, timeout=24 * 3600)
         _check_cancel(tenant, contact_import.pk)
 
-    for number, cells in rows:
-        values, attributes, errors = _clean_row(plan, number, cells)
-        if errors:  # the stored file cannot change between the passes; refuse rather than guess
-            raise ImportApplyError(f"Row {number} no longer validates.")
-        batch.append((number, values, attributes))
-        if len(batch) >= BATCH_SIZE:
+    try:
+        for number, cells in rows:
+            values, attributes, errors = _clean_row(plan, number, cells)
+            if errors:  # the stored file cannot change between the passes; refuse rather than guess
+                raise ImportApplyError(f"Row {number} no longer validates.")
+            batch.append((number, values, attributes))
+            if len(batch) >= BATCH_SIZE:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
+        writer.flush()  # the last batch's rows
+    except BaseException:
+        writer.close(quiet=True)  # the error in hand is the one to report
+        raise
+    writer.close()  # the writer thread is done with the connection before it commits
     return created, updated
 
 
