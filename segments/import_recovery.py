@@ -23,7 +23,7 @@ from django.utils import timezone
 from audit.services import SYSTEM, Target, record
 from segments.csv_io import upload_delete, upload_path
 from segments.import_locks import import_is_running
-from segments.imports import RUNNING, import_end
+from segments.imports import ENDED, RUNNING, import_end
 from segments.models import ContactImport, ImportStatus
 from tenants.context import tenant_context
 from tenants.models import Organisation
@@ -53,28 +53,22 @@ def imports_reap(*, tenant: Organisation) -> int:
 
 
 def _delete_orphan_files(tenant: Organisation, now: datetime) -> None:
+    """Day-old partial files, and files of imports that ended or no longer exist."""
     folder = upload_path(tenant, uuid.UUID(int=0)).parent
     if not folder.exists():
         return
     cutoff = (now - ABANDONED_AFTER).timestamp()
     old = [path for path in folder.iterdir() if path.stat().st_mtime < cutoff]
+    if not old:
+        return
     with tenant_context(tenant):
-        known = {str(pk) for pk in ContactImport.objects.for_tenant(tenant).values_list("pk", flat=True)}
+        status_of = {
+            str(pk): status for pk, status in ContactImport.objects.for_tenant(tenant).values_list("pk", "status")
+        }
     for path in old:
-        if path.suffix == ".part" or path.stem not in known or _ended(tenant, path.stem):
+        # A file whose import is gone counts as ended.
+        if path.suffix == ".part" or status_of.get(path.stem, ImportStatus.DONE) in ENDED:
             path.unlink(missing_ok=True)
-
-
-def _ended(tenant: Organisation, import_id: str) -> bool:
-    with tenant_context(tenant):
-        return (
-            ContactImport.objects.for_tenant(tenant)
-            .filter(
-                pk=import_id,
-                status__in=[ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.INVALID, ImportStatus.CANCELLED],
-            )
-            .exists()
-        )
 
 
 def _fail(tenant: Organisation, contact_import: ContactImport, message: str) -> int:
@@ -83,8 +77,8 @@ def _fail(tenant: Organisation, contact_import: ContactImport, message: str) -> 
     return 1
 
 
-def _abandon(tenant: Organisation, contact_import: ContactImport, now: object) -> int:
-    if contact_import.created_at >= now - ABANDONED_AFTER:  # type: ignore[operator]
+def _abandon(tenant: Organisation, contact_import: ContactImport, now: datetime) -> int:
+    if contact_import.created_at >= now - ABANDONED_AFTER:
         return 0
     with tenant_context(tenant), transaction.atomic():
         changed = (

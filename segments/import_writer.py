@@ -22,6 +22,7 @@ from typing import Any
 from django.db import connections
 
 from segments.models import Contact, ContactIndex
+from segments.search_index import IndexRow
 from tenants.models import Organisation
 
 CONTACT_FIELDS = (
@@ -100,12 +101,12 @@ class BatchWriter:
         if self.use_copy:
             self.contact_lines.append("\t".join(map(copy_text, self.contacts.pop())) + "\n")
 
-    def add_index_row(self, contact_id: Any, terms: list[int], attributes: dict[str, Any]) -> None:
+    def add_index_row(self, row: IndexRow) -> None:
         if self.use_copy:
-            line = f"{contact_id}\t{self._tenant_id}\t{{{','.join(map(str, terms))}}}\t{copy_text(attributes)}\n"
-            self.index_lines.append(line)
+            terms = ",".join(map(str, row.terms))
+            self.index_lines.append(f"{row.contact_id}\t{self._tenant_id}\t{{{terms}}}\t{copy_text(row.attributes)}\n")
         else:
-            self.index_rows.append((contact_id, self._tenant_id, terms, attributes))
+            self.index_rows.append((row.contact_id, self._tenant_id, row.terms, row.attributes))
 
     def flush(self) -> None:
         """Writes what was collected, and returns when it is written."""

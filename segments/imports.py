@@ -74,7 +74,7 @@ from segments.csv_io import (
 from segments.import_locks import import_lock
 from segments.import_writer import BatchWriter
 from segments.models import AttributeDefinition, Contact, ContactImport, ImportStatus
-from segments.search_index import IndexRow, TermMaker, contact_terms, index_row, term_text
+from segments.search_index import IndexRow, TermMaker, index_row, term_text
 from segments.upload_handlers import StoredUpload
 from tenants.context import require_tenant_is_current, tenant_context
 from tenants.models import Organisation
@@ -593,10 +593,17 @@ def _add_new_contacts(
                 "updated_at": stamp,
             }
         )
-        terms = contact_terms(
-            crypto.terms, tags=tags, language=language, time_zone=time_zone, values={**plain, **secret}
+        writer.add_index_row(
+            index_row(
+                crypto.terms,
+                contact_id=contact_id,
+                tags=tags,
+                language=language,
+                time_zone=time_zone,
+                attributes=plain,
+                phi_attributes=secret,
+            )
         )
-        writer.add_index_row(contact_id, terms, plain)
 
 
 def _update_contact(
@@ -668,11 +675,10 @@ def _write_batch(
         if contact is None:
             creates.append((values, attributes))
             continue
-        row = _update_contact(crypto, plan, contact, values, attributes)
+        writer.add_index_row(_update_contact(crypto, plan, contact, values, attributes))
         contact.last_activity_at = now
         contact.updated_at = now
         updates.append(contact)
-        writer.add_index_row(row.contact_id, row.terms, row.attributes)
     _add_new_contacts(crypto, plan, writer, creates, now)
     writer.wait()
     if updates:
