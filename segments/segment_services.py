@@ -26,7 +26,7 @@ from segments.rules import (
     InvalidRules,
     RuleError,
     segment_count,
-    segment_queryset,
+    segment_matches,
     validate_rules,
 )
 from tenants.context import require_tenant_is_current
@@ -84,22 +84,18 @@ def segment_rule_errors(*, tenant: Organisation, rules: Any) -> list[RuleError]:
 
 
 def segment_count_for(*, tenant: Organisation, rules: Any, today: date | None = None) -> int:
-    """How many contacts match; raises ``InvalidRules`` for a bad tree."""
+    """How many contacts match; raises ``InvalidRules`` for a bad tree (compiling checks it)."""
     require_tenant_is_current(tenant)
-    errors = segment_rule_errors(tenant=tenant, rules=rules)
-    if errors:
-        raise InvalidRules(errors)
     return segment_count(tenant=tenant, rules=rules, today=today)
 
 
 def segment_preview(*, tenant: Organisation, rules: Any, today: date | None = None) -> SegmentPreview:
-    """The count and the first ``SAMPLE_SIZE`` matching contacts (callers show them masked)."""
+    """The count and the first ``SAMPLE_SIZE`` matching contacts (callers show them masked);
+    raises ``InvalidRules`` for a bad tree. The rules are compiled once for both."""
     require_tenant_is_current(tenant)
-    errors = segment_rule_errors(tenant=tenant, rules=rules)
-    if errors:
-        raise InvalidRules(errors)
-    sample = segment_queryset(tenant=tenant, rules=rules, today=today).order_by("pk")[:SAMPLE_SIZE]
-    return SegmentPreview(count=segment_count(tenant=tenant, rules=rules, today=today), sample=list(sample))
+    matches = segment_matches(tenant=tenant, rules=rules, today=today)
+    sample = Contact.objects.for_tenant(tenant).filter(pk__in=matches.values("pk")).order_by("pk")[:SAMPLE_SIZE]
+    return SegmentPreview(count=matches.count(), sample=list(sample))
 
 
 def segment_counts(*, tenant: Organisation, segments: list[Segment]) -> dict[Any, int | None]:
