@@ -23,10 +23,15 @@ class Scope:
 _SCOPES = [
     Scope("contacts:read", "Read contacts, including their names, email addresses and identifiers (PHI)."),
     Scope("contacts:write", "Create and update contacts and their attributes (PHI)."),
+    Scope("consent:read", "Read contacts' consent, authorisations and history, suppressions and the consent report."),
+    Scope("consent:write", "Record consent, authorisations and unsubscribes for contacts; add suppressions."),
+    Scope("templates:read", "Read email templates, their versions, review status and rendered previews."),
+    Scope("templates:write", "Create email templates and edit and submit their drafts."),
     Scope("events:write", "Send trigger events, such as an appointment booked, that start messages to contacts."),
     Scope("campaigns:read", "Read campaigns, their schedules and delivery status."),
     Scope("campaigns:write", "Create, change, schedule and launch campaigns."),
     Scope("audit:read", "Read the organisation's audit log and its verification status."),
+    Scope("baa:read", "Read the business associate agreement's status, whether PHI may be sent, and sub-processors."),
 ]
 
 SCOPES: dict[str, Scope] = {scope.code: scope for scope in _SCOPES}

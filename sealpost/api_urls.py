@@ -27,4 +27,7 @@ urlpatterns = [
     ),
     path("", include("segments.api.urls")),
     path("", include("audit.api.urls")),
+    path("", include("baa.api.urls")),
+    path("", include("consent.api.urls")),
+    path("", include("templates.api.urls")),
 ]

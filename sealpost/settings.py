@@ -201,7 +201,19 @@ CELERY_BEAT_SCHEDULE = {
     "segments-retention": {"task": "segments.retention_run_all", "schedule": 24 * 3600},
     # Imports whose worker died, never-started ones and abandoned uploads end (and lose their file).
     "segments-imports-reap": {"task": "segments.imports_reap", "schedule": 300},
+    # BAAs past their expiry date are marked expired (the gate already refuses them by date).
+    "baa-expire": {"task": "baa.expire_agreements", "schedule": 3600},
+    # Compliance officers hear of HIPAA marketing authorisations expiring in 30 and 7 days.
+    "consent-authorisation-expiry": {"task": "consent.authorisation_expiry_reminders", "schedule": 24 * 3600},
 }
+
+# --- Business associate agreements ----------------------------------------------------------------
+# Who countersigns for Sealpost, and how long an agreement runs from its effective date.
+BAA_COUNTERSIGNER_NAME = env_str("BAA_COUNTERSIGNER_NAME", "Sealpost Privacy Officer") or "Sealpost Privacy Officer"
+BAA_COUNTERSIGNER_TITLE = env_str("BAA_COUNTERSIGNER_TITLE", "HIPAA Privacy Officer, Sealpost") or (
+    "HIPAA Privacy Officer, Sealpost"
+)
+BAA_TERM_DAYS = env_int("BAA_TERM_DAYS", 3 * 365, minimum=30)
 
 # --- Email (the local SMTP sink by default) ----------------------------------------------------
 MAILERS = {
@@ -219,6 +231,25 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Sealpost <no-reply@sealpost.localhost>")
 SMTP_SINK_MAILDIR = VAR_DIR / "mailbox"
+
+# --- Recipients' consent links (consent.links, docs/consent-recipients.md) ----------------------
+# The domain of the List-Unsubscribe mailto address (u-<token>@this domain); its MX must pipe
+# mail to ``manage.py consent_unsubscribe_mail``. By default the host of SITE_URL.
+CONSENT_UNSUBSCRIBE_MAIL_DOMAIN = env_str("CONSENT_UNSUBSCRIBE_MAIL_DOMAIN") or (
+    urlsplit(SITE_URL).hostname or "localhost"
+)
+# How long preference-centre and unsubscribe links in sent messages keep working (days).
+CONSENT_LINK_MAX_AGE_DAYS = env_int("CONSENT_LINK_MAX_AGE_DAYS", 400, minimum=60)
+# How long a double opt-in confirmation link works (hours).
+CONSENT_OPTIN_CONFIRM_HOURS = env_int("CONSENT_OPTIN_CONFIRM_HOURS", 48, minimum=1)
+# Opt-in form submissions allowed per client IP and per form in CONSENT_OPTIN_RATE_WINDOW seconds,
+# and confirmation emails per address per window (silently capped: the page never says so).
+CONSENT_OPTIN_RATE_WINDOW = env_int("CONSENT_OPTIN_RATE_WINDOW", 3600, minimum=60)
+CONSENT_OPTIN_RATE_PER_IP = env_int("CONSENT_OPTIN_RATE_PER_IP", 10, minimum=1)
+CONSENT_OPTIN_RATE_PER_FORM = env_int("CONSENT_OPTIN_RATE_PER_FORM", 500, minimum=1)
+CONSENT_OPTIN_EMAILS_PER_ADDRESS = env_int("CONSENT_OPTIN_EMAILS_PER_ADDRESS", 3, minimum=1)
+# Who may frame the hosted opt-in form (CSP frame-ancestors); only that page may be framed.
+CONSENT_OPTIN_FRAME_ANCESTORS = env_list("CONSENT_OPTIN_FRAME_ANCESTORS", ["https:"])
 
 # Contact imports: the largest CSV accepted (bytes). Uploads are stored encrypted under
 # SEALPOST_VAR_DIR/imports until the import ends.
@@ -367,6 +398,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets used under several field names get one schema name.
+    "ENUM_NAME_OVERRIDES": {"TemplateVersionStatusEnum": "templates.models.VersionStatus"},
 }
 
 # --- Logging ----------------------------------------------------------------------------------

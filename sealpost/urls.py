@@ -7,8 +7,13 @@ urlpatterns = [
     path("", include("tenants.urls")),
     path("accounts/", include("authn.urls")),
     path("contacts/", include("segments.urls")),
+    path("consent/", include("consent.urls")),
+    path("templates/", include("templates.urls")),
+    # Recipients' pages: opt-in forms, confirmation, preference centre, unsubscribe (no sign-in).
+    path("r/", include("consent.public_urls")),
     path("audit/", include("audit.urls")),
     path("encryption/", include("encryption.urls")),
+    path("baa/", include("baa.urls")),
     path("api/", include("sealpost.api_urls")),
     path("healthz", views.health, name="health"),
 ]

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.services import actor_for_request
 from authn.stepup import require_step_up
+from consent.purposes import purposes_for
 from encryption.selectors import keys_destroyed
 from segments.attributes import dictionary_for
 from segments.csv_io import CsvFormatError, body_too_large, max_upload_bytes, too_large_message
@@ -97,6 +98,10 @@ def _targets(tenant: object) -> list[tuple[str, str]]:
     targets += [
         (key, f"{definition.label} ({key}{', PHI' if definition.is_phi else ''})")
         for key, definition in dictionary.items()
+    ]
+    targets += [
+        (f"consent.{purpose.key}", f"Consent: {purpose.name} (granted / revoked)")
+        for purpose in purposes_for(tenant=tenant)  # type: ignore[arg-type]
     ]
     return targets
 

@@ -26,7 +26,8 @@ import re
 import uuid
 import zoneinfo
 from array import array
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,8 +38,11 @@ from django.db.models import BinaryField, Value
 from django.http import Http404
 from django.utils import timezone
 
-from audit.services import SYSTEM, Actor, Target, record
+from audit.services import SYSTEM, Actor, Target, actor_for_user, record
 from authn.models import User
+from consent.imports import TARGET_PREFIX as CONSENT_PREFIX
+from consent.imports import consent_cell, consent_import_batch
+from consent.purposes import purpose_keys
 from encryption.aead import FieldContext, encrypt_text, encrypt_texts
 from encryption.blind_index import BlindIndexer, normalise
 from sealpost.ids import uuid7
@@ -201,9 +205,15 @@ def import_columns(*, tenant: Organisation, contact_import: ContactImport) -> li
 
 
 def check_mapping(
-    *, mapping: dict[str, str], columns: list[str], match_on: str, dictionary: dict[str, AttributeDefinition]
+    *,
+    mapping: dict[str, str],
+    columns: list[str],
+    match_on: str,
+    dictionary: dict[str, AttributeDefinition],
+    purposes: Collection[str] = (),
 ) -> dict[str, str]:
-    """The mapping restricted to the file's columns, targets checked; ``ImportInputError``."""
+    """The mapping restricted to the file's columns, targets checked; ``ImportInputError``.
+    ``purposes``: the consent purposes a column may set (target ``consent.<purpose>``)."""
     if match_on not in MATCH_KEYS:
         raise ImportInputError("Match contacts on external_id or email.")
     unknown_columns = set(mapping) - set(columns)
@@ -216,7 +226,10 @@ def check_mapping(
         if not target:
             cleaned[column] = ""
             continue
-        if target not in CONTACT_FIELDS and target not in dictionary:
+        if target.startswith(CONSENT_PREFIX):
+            if target.removeprefix(CONSENT_PREFIX) not in purposes:
+                raise ImportInputError(f"Column {column!r}: {target!r} is not a consent purpose of the organisation.")
+        elif target not in CONTACT_FIELDS and target not in dictionary:
             raise ImportInputError(f"Column {column!r}: {target!r} is neither a contact field nor an attribute.")
         if target in seen:
             raise ImportInputError(f"Two columns are mapped to {target}.")
@@ -236,7 +249,13 @@ def import_start(
     require_tenant_is_current(tenant)
     dictionary = dictionary_for(tenant=tenant)
     columns = import_columns(tenant=tenant, contact_import=contact_import)
-    cleaned = check_mapping(mapping=mapping, columns=columns, match_on=match_on, dictionary=dictionary)
+    cleaned = check_mapping(
+        mapping=mapping,
+        columns=columns,
+        match_on=match_on,
+        dictionary=dictionary,
+        purposes=purpose_keys(tenant=tenant),
+    )
     with transaction.atomic():
         started = (
             ContactImport.objects.for_tenant(tenant)
@@ -254,7 +273,12 @@ def import_start(
             details={
                 "match_on": match_on,
                 "fields": sorted(target for target in targets if target in CONTACT_FIELDS),
-                "attributes": sorted(target for target in targets if target not in CONTACT_FIELDS),
+                "attributes": sorted(
+                    target
+                    for target in targets
+                    if target not in CONTACT_FIELDS and not target.startswith(CONSENT_PREFIX)
+                ),
+                "consent": sorted(target for target in targets if target.startswith(CONSENT_PREFIX)),
             },
         )
         from segments.tasks import contact_import_task
@@ -315,15 +339,34 @@ class _Plan:
     has_phi: bool = False
     has_attributes: bool = False
     fields: set[str] = field(default_factory=set)
+    # Consent columns: (index, column, purpose); the changes made, counted by kind.
+    consents: list[tuple[int, str, str]] = field(default_factory=list)
+    consent_counts: Counter[str] = field(default_factory=Counter)
+    recorded_by: Actor = SYSTEM
+    import_id: Any = None
 
 
-def _plan(header: list[str], contact_import: ContactImport, dictionary: dict[str, AttributeDefinition]) -> _Plan:
+def _plan(
+    header: list[str],
+    contact_import: ContactImport,
+    dictionary: dict[str, AttributeDefinition],
+    purposes: Collection[str],
+    recorded_by: Actor,
+) -> _Plan:
     mapping = contact_import.mapping or {}
-    check_mapping(mapping=mapping, columns=header, match_on=contact_import.match_on, dictionary=dictionary)
+    check_mapping(
+        mapping=mapping, columns=header, match_on=contact_import.match_on, dictionary=dictionary, purposes=purposes
+    )
+    mapped = [(index, column, mapping[column]) for index, column in enumerate(header) if mapping.get(column)]
+    consents = [
+        (index, column, target.removeprefix(CONSENT_PREFIX))
+        for index, column, target in mapped
+        if target.startswith(CONSENT_PREFIX)
+    ]
     columns = [
-        (index, column, mapping[column], None if mapping[column] in CONTACT_FIELDS else dictionary[mapping[column]])
-        for index, column in enumerate(header)
-        if mapping.get(column)
+        (index, column, target, None if target in CONTACT_FIELDS else dictionary[target])
+        for index, column, target in mapped
+        if not target.startswith(CONSENT_PREFIX)
     ]
     by_target = {target: column for _index, column, target, _definition in columns}
     return _Plan(
@@ -336,6 +379,9 @@ def _plan(header: list[str], contact_import: ContactImport, dictionary: dict[str
         has_phi=any(definition is not None and definition.is_phi for *_rest, definition in columns),
         has_attributes=any(definition is not None for *_rest, definition in columns),
         fields={target for _index, _column, target, definition in columns if definition is None},
+        consents=consents,
+        recorded_by=recorded_by,
+        import_id=contact_import.pk,
     )
 
 
@@ -364,13 +410,23 @@ def _clean_field(target: str, raw: str) -> Any:
 
 def _clean_row(
     plan: _Plan, number: int, cells: list[str]
-) -> tuple[dict[str, Any], dict[str, AttributeValue], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], dict[str, AttributeValue], dict[str, str], list[dict[str, Any]]]:
+    """The row's contact fields, attributes and consent statuses (by purpose), and its errors."""
     if len(cells) != plan.width:
         message = f"The row has {len(cells)} fields; the header has {plan.width}."
-        return {}, {}, [{"row": number, "column": "", "message": message}]
+        return {}, {}, {}, [{"row": number, "column": "", "message": message}]
     values: dict[str, Any] = {}
     attributes: dict[str, AttributeValue] = {}
+    consents: dict[str, str] = {}
     errors: list[dict[str, Any]] = []
+    for index, column, purpose in plan.consents:
+        try:
+            status = consent_cell(cells[index])
+        except ValueError as error:
+            errors.append({"row": number, "column": column, "message": str(error)})
+            continue
+        if status is not None:
+            consents[purpose] = status
     for index, column, target, definition in plan.columns:
         try:
             if definition is not None:
@@ -383,7 +439,7 @@ def _clean_row(
             errors.append({"row": number, "column": column, "message": str(error).split(": ", 1)[-1]})
     if plan.match_on == "external_id" and "external_id" in values and not values["external_id"]:
         errors.append({"row": number, "column": plan.match_column, "message": "Empty: contacts are matched on it."})
-    return values, attributes, errors
+    return values, attributes, consents, errors
 
 
 @dataclass
@@ -473,12 +529,14 @@ def _validate(tenant: Organisation, contact_import: ContactImport, plan_holder: 
     report = _Report()
     with tenant_context(tenant):
         dictionary = dictionary_for(tenant=tenant)
+        purposes = purpose_keys(tenant=tenant)
+        recorded_by = actor_for_user(contact_import.created_by)
     header, rows = _rows(tenant, contact_import)
-    plan = _plan(header, contact_import, dictionary)
+    plan = _plan(header, contact_import, dictionary, purposes, recorded_by)
     plan_holder.append(plan)
     digests = _Digests()
     for number, cells in rows:
-        values, _attributes, errors = _clean_row(plan, number, cells)
+        values, _attributes, _consents, errors = _clean_row(plan, number, cells)
         for target, column in ((plan.match_on, plan.match_column), ("email", plan.email_column)):
             value = values.get(target)
             if value and digests.seen_before(target, value):
@@ -553,8 +611,9 @@ def _add_new_contacts(
     writer: BatchWriter,
     items: list[tuple[dict[str, Any], dict[str, AttributeValue]]],
     now: datetime,
-) -> None:
-    """Encrypts the new contacts' fields in one batch and hands rows to ``writer``."""
+) -> list[uuid.UUID]:
+    """Encrypts the new contacts' fields in one batch and hands rows to ``writer``; returns the
+    new contacts' ids, in the order of ``items``."""
     table = Contact._meta.db_table
     prepared = []
     sealing: list[tuple[FieldContext, str]] = []
@@ -604,6 +663,7 @@ def _add_new_contacts(
                 phi_attributes=secret,
             )
         )
+    return [contact_id for contact_id, *_rest in prepared]
 
 
 def _update_contact(
@@ -646,10 +706,14 @@ def _update_fields(plan: _Plan) -> list[str]:
     return names
 
 
+# A row to apply: its number, contact fields, attributes and consent statuses by purpose.
+_Row = tuple[int, dict[str, Any], dict[str, AttributeValue], dict[str, str]]
+
+
 def _write_batch(
     tenant: Organisation,
     plan: _Plan,
-    batch: list[tuple[int, dict[str, Any], dict[str, AttributeValue]]],
+    batch: list[_Row],
     terms: TermMaker,
     writer: BatchWriter,
 ) -> tuple[int, int]:
@@ -658,7 +722,7 @@ def _write_batch(
         ("email_index", _EMAIL_INDEX) if plan.match_on == "email" else ("external_id_index", _EXTERNAL_ID_INDEX)
     )
     crypto = _Crypto(tenant, terms)
-    keys = [crypto.index(index_name, values[plan.match_on]) for _number, values, _attributes in batch]
+    keys = [crypto.index(index_name, values[plan.match_on]) for _number, values, _attributes, _consents in batch]
     existing: dict[str, Contact] = {}
     for contact in Contact.objects.for_tenant(tenant).filter(**{f"{index_field}__in": keys}):
         key = getattr(contact, index_field)
@@ -669,27 +733,39 @@ def _write_batch(
     writer.start_flush()
     now = timezone.now()
     creates: list[tuple[dict[str, Any], dict[str, AttributeValue]]] = []
+    create_consents: list[dict[str, str]] = []
+    consents: list[tuple[uuid.UUID, dict[str, str]]] = []
     updates: list[Contact] = []
-    for key, (_number, values, attributes) in zip(keys, batch, strict=True):
+    for key, (_number, values, attributes, statuses) in zip(keys, batch, strict=True):
         contact = existing.get(key)
         if contact is None:
             creates.append((values, attributes))
+            create_consents.append(statuses)
             continue
         writer.add_index_row(_update_contact(crypto, plan, contact, values, attributes))
         contact.last_activity_at = now
         contact.updated_at = now
         updates.append(contact)
-    _add_new_contacts(crypto, plan, writer, creates, now)
+        consents.append((contact.pk, statuses))
+    created_ids = _add_new_contacts(crypto, plan, writer, creates, now)
+    consents += zip(created_ids, create_consents, strict=True)
     writer.wait()
     if updates:
         Contact.objects.bulk_update(updates, _update_fields(plan), batch_size=500)
+    if plan.consents:
+        # New contacts may still be in the writer's buffer: consent's foreign key is checked at commit.
+        plan.consent_counts.update(
+            consent_import_batch(
+                tenant=tenant, recorded_by=plan.recorded_by, import_id=plan.import_id, rows=consents, at=now
+            )
+        )
     return len(creates), len(updates)
 
 
 def _apply(tenant: Organisation, contact_import: ContactImport, plan: _Plan) -> tuple[int, int]:
     created = updated = processed = 0
     _header, rows = _rows(tenant, contact_import)
-    batch: list[tuple[int, dict[str, Any], dict[str, AttributeValue]]] = []
+    batch: list[_Row] = []
     terms = TermMaker(tenant)
     writer = BatchWriter(tenant)
 
@@ -705,10 +781,10 @@ def _apply(tenant: Organisation, contact_import: ContactImport, plan: _Plan) -> 
 
     try:
         for number, cells in rows:
-            values, attributes, errors = _clean_row(plan, number, cells)
+            values, attributes, consents, errors = _clean_row(plan, number, cells)
             if errors:  # the stored file cannot change between the passes; refuse rather than guess
                 raise ImportApplyError(f"Row {number} no longer validates.")
-            batch.append((number, values, attributes))
+            batch.append((number, values, attributes, consents))
             if len(batch) >= BATCH_SIZE:
                 flush()
         if batch:
@@ -812,6 +888,20 @@ def _run(tenant: Organisation, contact_import: ContactImport) -> None:
                 target=Target.of(contact_import),
                 details={"rows": report.rows, "created": created, "updated": updated},
             )
+            if plans[0].consents:
+                counts = plans[0].consent_counts
+                record(
+                    tenant=tenant,
+                    action="consent.imported",
+                    actor=SYSTEM,
+                    target=Target.of(contact_import),
+                    details={
+                        "purposes": sorted({purpose for _index, _column, purpose in plans[0].consents}),
+                        "granted": counts["granted"],
+                        "revoked": counts["revoked"],
+                        "kept_revoked": counts["kept_revoked"],
+                    },
+                )
     except _Cancelled:
         import_end(tenant, contact_import.pk, ImportStatus.CANCELLED, message="")
     except ImportApplyError as error:

@@ -2,8 +2,9 @@
 
 A group is ``{"all": [...]}``, ``{"any": [...]}`` or ``{"none": [...]}`` (no child matches); a
 condition is ``{"field": ..., "op": ..., "value": ...}``. Fields are ``tag``, ``language``,
-``time_zone``, ``created_at``, ``last_activity_at`` and ``attr.<key>`` for the tenant's data
-dictionary. See docs/segments.md for the operators.
+``time_zone``, ``created_at``, ``last_activity_at``, ``attr.<key>`` for the tenant's data
+dictionary and ``consent.<purpose>`` for a contact's consent status for a purpose (granted,
+revoked, pending, never_asked). See docs/segments.md for the operators.
 
 - Rules run against the search index (``ContactSearch``, see ``segments.search_index``): tags,
   language, time zone and every attribute's presence, equality and membership are tests on
@@ -13,7 +14,8 @@ dictionary. See docs/segments.md for the operators.
 - Ranges over non-PHI numbers, longer non-PHI date ranges and text search compare the index's
   JSON copy of the non-PHI attributes. Ranges over PHI numbers, unbounded PHI date ranges and
   substring search in PHI text cannot be answered from hashes and are refused with an
-  explanation. Created and last-activity dates are compared on the contact itself.
+  explanation. Created and last-activity dates are compared on the contact itself; consent
+  status on the contact's consent rows (no row: never asked).
 - Every compiled condition is two-valued (never SQL NULL), so ``none`` and the negative
   operators are exactly the negation of their positive forms, as in ``evaluate_rules``.
 - ``evaluate_rules`` is the reference: the same semantics in Python over one contact (it decrypts
@@ -24,16 +26,18 @@ from __future__ import annotations
 
 import calendar
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import JSONField, Q, QuerySet, Value
+from django.db.models import Exists, JSONField, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils import timezone
 
+from consent.models import ConsentStatus, ContactConsent
+from consent.purposes import purpose_keys as consent_purpose_keys
 from encryption.blind_index import normalise
 from segments.attributes import (
     AttributeValueError,
@@ -54,7 +58,7 @@ MAX_PHI_DAYS = 366  # PHI date windows: one token per day, so they must stay bou
 GROUP_KINDS = ("all", "any", "none")
 BUILTIN_FIELDS = ("tag", "language", "time_zone", "created_at", "last_activity_at")
 # Conditions that later issues make possible; refused until then with a clear message.
-NOT_YET_AVAILABLE = ("consent", "engagement", "opened", "clicked", "delivered", "bounced", "unsubscribed")
+NOT_YET_AVAILABLE = ("engagement", "opened", "clicked", "delivered", "bounced", "unsubscribed")
 
 # Value shapes, for the builder UI: none (no value), one, list, range ([low, high]), days
 # (a whole number of days), month (1-12), month_day ("MM-DD"), tag.
@@ -99,7 +103,9 @@ _KIND_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (*_EQUALITY, "between", "within_next_days", "within_last_days", *_CALENDAR, *_PRESENCE),
     ),
     "datetime": ((*_RANGE, *_RELATIVE, *_CALENDAR), ()),  # created_at, last_activity_at: always set
+    "consent": (_EQUALITY, ()),  # consent.<purpose>: the status, never_asked without a row
 }
+CONSENT_STATUSES = tuple(ConsentStatus.values)
 
 OPERATORS: dict[str, dict[str, dict[str, Any]]] = {
     kind: {op: {"label": _OPS[op][0], "value": _OPS[op][1], "phi": op in phi_ops} for op in ops}
@@ -153,8 +159,9 @@ class _Condition:
 
 
 class _Checker:
-    def __init__(self, dictionary: dict[str, AttributeDefinition]) -> None:
+    def __init__(self, dictionary: dict[str, AttributeDefinition], purposes: Collection[str]) -> None:
         self.dictionary = dictionary
+        self.purposes = purposes
         self.errors: list[RuleError] = []
         self.nodes = 0
 
@@ -205,10 +212,15 @@ class _Checker:
                 self.fail(f"{path}.field", "Not an attribute in the data dictionary.")
                 return None
             kind = str(definition.type)
+        elif field.startswith("consent."):
+            if field[8:] not in self.purposes:
+                self.fail(f"{path}.field", "Not a consent purpose of this organisation.")
+                return None
+            kind = "consent"
         elif field in BUILTIN_FIELDS:
             kind = {"tag": "tag", "language": "code", "time_zone": "code"}.get(field, "datetime")
         elif field.split(".")[0] in NOT_YET_AVAILABLE:
-            self.fail(f"{path}.field", "Consent and engagement conditions are not available yet.")
+            self.fail(f"{path}.field", "Engagement conditions are not available yet.")
             return None
         else:
             self.fail(f"{path}.field", "Unknown field.")
@@ -292,6 +304,11 @@ class _Checker:
                 self.fail(where, "A text value of at most 64 characters.")
                 return _INVALID
             return raw.strip()
+        if kind == "consent":
+            if raw not in CONSENT_STATUSES:
+                self.fail(where, f"A consent status: one of {', '.join(CONSENT_STATUSES)}.")
+                return _INVALID
+            return raw
         if kind == "datetime":
             try:
                 return date.fromisoformat(raw) if isinstance(raw, str) else _fail_date()
@@ -337,8 +354,10 @@ def _days_between(low: str, high: str) -> int:
     return (date.fromisoformat(high) - date.fromisoformat(low)).days + 1
 
 
-def _check(rules: object, dictionary: dict[str, AttributeDefinition]) -> tuple[list[RuleError], _Group | None]:
-    checker = _Checker(dictionary)
+def _check(
+    rules: object, dictionary: dict[str, AttributeDefinition], purposes: Collection[str] = ()
+) -> tuple[list[RuleError], _Group | None]:
+    checker = _Checker(dictionary, purposes)
     if not isinstance(rules, dict) or not any(kind in rules for kind in GROUP_KINDS) or "field" in rules:
         checker.fail("rules", 'The rules are a group: {"all": [...]}, {"any": [...]} or {"none": [...]}.')
         return checker.errors, None
@@ -349,9 +368,12 @@ def _check(rules: object, dictionary: dict[str, AttributeDefinition]) -> tuple[l
     return [], root
 
 
-def validate_rules(rules: object, dictionary: dict[str, AttributeDefinition]) -> list[RuleError]:
-    """Every problem in ``rules``, each naming its node's path (``rules.any[2].value``)."""
-    return _check(rules, dictionary)[0]
+def validate_rules(
+    rules: object, dictionary: dict[str, AttributeDefinition], purposes: Collection[str] = ()
+) -> list[RuleError]:
+    """Every problem in ``rules``, each naming its node's path (``rules.any[2].value``).
+    ``purposes``: the consent purpose keys ``consent.<purpose>`` may name."""
+    return _check(rules, dictionary, purposes)[0]
 
 
 # --- Shared semantics -------------------------------------------------------------------------
@@ -390,10 +412,15 @@ _FALSE = Q(pk__in=[])
 
 
 def compile_rules(
-    *, tenant: Organisation, rules: dict[str, Any], dictionary: dict[str, AttributeDefinition], today: date
+    *,
+    tenant: Organisation,
+    rules: dict[str, Any],
+    dictionary: dict[str, AttributeDefinition],
+    today: date,
+    purposes: Collection[str] = (),
 ) -> Q:
     """The rules as one ``Q`` over ``Contact`` (the caller scopes it to the tenant)."""
-    errors, root = _check(rules, dictionary)
+    errors, root = _check(rules, dictionary, purposes)
     if root is None:
         raise InvalidRules(errors)
     return _Compiler(tenant, today, connection.vendor == "postgresql").node(root)
@@ -437,7 +464,20 @@ class _Compiler:
             return _has_any([code_term(self.maker, field, item) for item in values])
         if condition.kind == "datetime":
             return Q(pk__in=Contact.objects.for_tenant(self.tenant).filter(self.datetime(condition)).values("pk"))
+        if condition.kind == "consent":
+            return self.consent(condition, op)
         return self.attribute(condition, op)
+
+    def consent(self, condition: _Condition, op: str) -> Q:
+        statuses = {condition.value} if op == "eq" else set(condition.value)
+        rows = ContactConsent.objects.for_tenant(self.tenant).filter(
+            contact_id=OuterRef("pk"), purpose=condition.field[8:]
+        )
+        stored = statuses - {ConsentStatus.NEVER_ASKED}
+        parts = [Q(Exists(rows.filter(status__in=sorted(stored))))] if stored else []
+        if ConsentStatus.NEVER_ASKED in statuses:
+            parts.append(~Q(Exists(rows)))
+        return _or(parts)
 
     def datetime(self, condition: _Condition) -> Q:
         field = condition.field
@@ -551,11 +591,16 @@ def _start_of(day: date) -> datetime:
 
 
 def evaluate_rules(
-    *, contact: Contact, rules: dict[str, Any], dictionary: dict[str, AttributeDefinition], today: date
+    *,
+    contact: Contact,
+    rules: dict[str, Any],
+    dictionary: dict[str, AttributeDefinition],
+    today: date,
+    purposes: Collection[str] = (),
 ) -> bool:
     """Whether ``contact`` matches ``rules``, in Python (decrypts PHI: the contact's tenant must be
     active). The reference the compiled query is tested against."""
-    errors, root = _check(rules, dictionary)
+    errors, root = _check(rules, dictionary, purposes)
     if root is None:
         raise InvalidRules(errors)
     return _Evaluator(contact, today).node(root)
@@ -589,6 +634,9 @@ class _Evaluator:
             return getattr(self.contact, condition.field)
         if condition.kind == "datetime":
             return timezone.localtime(getattr(self.contact, condition.field)).date()
+        if condition.kind == "consent":
+            row = ContactConsent.objects.filter(contact=self.contact, purpose=condition.field[8:]).first()
+            return row.status if row else ConsentStatus.NEVER_ASKED
         assert condition.definition is not None  # noqa: S101
         if condition.is_phi:
             if self._phi is None:
@@ -600,6 +648,8 @@ class _Evaluator:
         stored, value = self.stored(condition), condition.value
         if condition.kind == "tag":
             return value in stored
+        if condition.kind == "consent":
+            return stored in ({value} if op == "eq" else set(value))
         if op == "is_set":
             return stored is not None
         if stored is None:
@@ -631,13 +681,22 @@ def _same(condition: _Condition, stored: Any, value: Any) -> bool:
 # --- Querying -------------------------------------------------------------------------------
 
 
+def purpose_keys(*, tenant: Organisation) -> frozenset[str]:
+    """The consent purposes rules may test (archived ones too: old consent stays queryable)."""
+    return consent_purpose_keys(tenant=tenant, include_archived=True)
+
+
 def segment_matches(
     *, tenant: Organisation, rules: dict[str, Any], today: date | None = None
 ) -> QuerySet[ContactSearch]:
     """The tenant's contacts matching ``rules`` (raises ``InvalidRules``), as rows of the search
     view, where PostgreSQL can answer the conditions from the indexes (see ``ContactSearch``)."""
     condition = compile_rules(
-        tenant=tenant, rules=rules, dictionary=dictionary_for(tenant=tenant), today=today or timezone.localdate()
+        tenant=tenant,
+        rules=rules,
+        dictionary=dictionary_for(tenant=tenant),
+        today=today or timezone.localdate(),
+        purposes=purpose_keys(tenant=tenant),
     )
     return ContactSearch.objects.for_tenant(tenant).filter(condition)
 

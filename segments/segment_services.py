@@ -18,6 +18,8 @@ from django.http import Http404
 
 from audit.services import Actor, Target, record
 from authn.models import User
+from consent.models import ConsentStatus
+from consent.purposes import purposes_for
 from segments.attributes import dictionary_for
 from segments.models import Contact, Segment
 from segments.rules import (
@@ -25,6 +27,7 @@ from segments.rules import (
     OPERATORS,
     InvalidRules,
     RuleError,
+    purpose_keys,
     segment_count,
     segment_matches,
     validate_rules,
@@ -80,7 +83,7 @@ def segment_get(*, tenant: Organisation, segment_id: uuid.UUID | int | str) -> S
 
 
 def segment_rule_errors(*, tenant: Organisation, rules: Any) -> list[RuleError]:
-    return validate_rules(rules, dictionary_for(tenant=tenant))
+    return validate_rules(rules, dictionary_for(tenant=tenant), purpose_keys(tenant=tenant))
 
 
 def segment_count_for(*, tenant: Organisation, rules: Any, today: date | None = None) -> int:
@@ -103,9 +106,10 @@ def segment_counts(*, tenant: Organisation, segments: list[Segment]) -> dict[Any
     attribute it uses was deleted or changed type)."""
     require_tenant_is_current(tenant)
     dictionary = dictionary_for(tenant=tenant)
+    purposes = purpose_keys(tenant=tenant)
     counts: dict[Any, int | None] = {}
     for segment in segments:
-        if validate_rules(segment.rules, dictionary):
+        if validate_rules(segment.rules, dictionary, purposes):
             counts[segment.pk] = None
         else:
             counts[segment.pk] = segment_count(tenant=tenant, rules=segment.rules)
@@ -126,6 +130,16 @@ def segment_fields(*, tenant: Organisation) -> list[dict[str, Any]]:
                 "kind": definition.type,
                 "phi": definition.is_phi,
                 "choices": list(definition.choices or []),
+            }
+        )
+    for purpose in purposes_for(tenant=tenant):
+        fields.append(
+            {
+                "field": f"consent.{purpose.key}",
+                "label": f"Consent: {purpose.name}",
+                "kind": "consent",
+                "phi": False,
+                "choices": list(ConsentStatus.values),
             }
         )
     return fields

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.services import actor_for_request
 from authn.stepup import has_fresh_step_up, step_up_url
+from consent.selectors import contact_consent_statuses, is_suppressed
 from encryption.selectors import keys_destroyed
 from segments.attributes import contact_attribute_values, dictionary_for
 from segments.contacts import contact_filter, contact_phi_reveal_record
@@ -135,5 +136,7 @@ def contact_detail_view(request: TenantRequest, contact_id: uuid.UUID) -> HttpRe
         "tags": sorted(contact.tags or {}),
         "has_phi": bool(phi_keys),
         "show_phi": show_phi,
+        "consent_statuses": contact_consent_statuses(tenant=request.tenant, contact=contact),
+        "suppressed": is_suppressed(tenant=request.tenant, contact=contact),
     }
     return render(request, "segments/contact_detail.html", context)

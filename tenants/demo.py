@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import transaction
 
 from authn.models import User
+from baa.demo import seed_demo_baa
+from consent.demo import seed_demo_consent
 from encryption.fields import blind_index_for
 from segments.models import Contact
 from segments.search_index import contact_index_refresh
@@ -96,6 +98,9 @@ def seed_demo() -> dict[str, object]:
                 if not Membership.objects.for_tenant(tenant).filter(user=user).exists():
                     membership_create(tenant=tenant, actor=None, user=user, role=role)
             created_contacts += _contacts(tenant, slug)
+            # A signed, active BAA and two sub-processors, so the demo can send PHI.
+            seed_demo_baa(tenant=tenant, admin=next(user for user, role in users if role == Role.ADMIN))
+            seed_demo_consent(tenant=tenant, slug=slug)
     return {
         "password": DEMO_PASSWORD,
         "users": [{"email": demo.email, "role": demo.role.label} for demo in DEMO_USERS],

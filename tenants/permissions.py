@@ -60,6 +60,52 @@ _PERMISSIONS = [
         "Set the data-retention policy, preview and remove inactive contacts",
         frozenset({ADMIN}),
     ),
+    Permission(
+        "consent.view",
+        "See each contact's consent per purpose, authorisations and history; the purposes and topics",
+        frozenset({ADMIN, MARKETER, COMPLIANCE}),
+    ),
+    Permission(
+        "consent.manage",
+        "Record consent and HIPAA marketing authorisations given to staff; add purposes and topics",
+        frozenset({ADMIN, COMPLIANCE}),
+    ),
+    Permission(
+        "authorisations.manage",
+        "Publish new versions of HIPAA marketing authorisation texts",
+        frozenset({ADMIN, COMPLIANCE}),
+    ),
+    Permission(
+        "consent.report",
+        "Read and export the consent report: statuses by purpose, changes, expiring authorisations",
+        frozenset({ADMIN, COMPLIANCE}),
+    ),
+    Permission(
+        "suppression.manage",
+        "See the suppression list, add addresses to it and lift suppressions",
+        frozenset({ADMIN, COMPLIANCE}),
+    ),
+    Permission(
+        "optin_forms.manage",
+        "Create and change hosted double opt-in forms",
+        frozenset({ADMIN, MARKETER}),
+    ),
+    Permission("templates.view", "See email templates, their versions, reviews and previews", EVERYONE),
+    Permission(
+        "templates.edit",
+        "Create email templates, edit drafts, preview them and submit them for review",
+        frozenset({ADMIN, MARKETER}),
+    ),
+    Permission(
+        "templates.review",
+        "Approve template versions or request changes (never one you submitted yourself)",
+        frozenset({COMPLIANCE}),
+    ),
+    Permission(
+        "templates.test_addresses",
+        "Keep the list of addresses, besides members' own, that template test messages may be sent to",
+        frozenset({ADMIN}),
+    ),
     Permission("members.view", "See who belongs to the organisation and their roles", frozenset({ADMIN, COMPLIANCE})),
     Permission("members.manage", "Change members' roles and deactivate members", frozenset({ADMIN})),
     Permission("roles.view", "Read this map of roles and permissions", frozenset({ADMIN})),
@@ -74,6 +120,15 @@ _PERMISSIONS = [
     Permission(
         "encryption.manage", "See encryption keys, rotate them, destroy them (crypto-shredding)", frozenset({ADMIN})
     ),
+    Permission(
+        "baa.view",
+        "See the business associate agreement, its history and signed copies, and the sub-processors",
+        frozenset({ADMIN, COMPLIANCE}),
+    ),
+    Permission(
+        "baa.sign", "Sign and terminate the business associate agreement, after a passkey step-up", frozenset({ADMIN})
+    ),
+    Permission("subprocessors.manage", "Add, change and remove sub-processors", frozenset({ADMIN})),
     Permission("audit.view", "Read the audit log and its verification status", frozenset({ADMIN, COMPLIANCE})),
     Permission(
         "audit.export", "Export the audit log (CSV, or JSON for offline verification)", frozenset({ADMIN, COMPLIANCE})

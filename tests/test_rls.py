@@ -39,11 +39,14 @@ def _count(table: str, where: str = "", params: list | None = None) -> int:
 @pytest.fixture
 def populated(world):
     from audit.verify import write_checkpoint
+    from consent.tests.support import consent_rows_in_every_table
     from encryption.aead import FieldContext, encrypt_text
     from encryption.services import data_key_rotate
+    from templates.tests.support import template_rows_in_every_table
 
     for fixture in (world.a, world.b):
-        make_contact(fixture.tenant)
+        consent_rows_in_every_table(fixture.tenant, make_contact(fixture.tenant))
+        template_rows_in_every_table(fixture)
         make_token(fixture.tenant, fixture.users[Role.ADMIN])  # also writes audit events
         with tenant_context(fixture.tenant):
             write_checkpoint(fixture.tenant)
@@ -68,6 +71,10 @@ def _identity_rows(fixture) -> None:
     Segment.objects.create(tenant=fixture.tenant, name="All", rules={"all": []}, created_by=admin)
     ContactImport.objects.create(tenant=fixture.tenant, created_by=admin)
     RetentionPolicy.objects.create(tenant=fixture.tenant, inactive_days=730)
+    from baa.tests.support import make_active, make_subprocessor
+
+    make_active(fixture)
+    make_subprocessor(fixture)
     BreakGlassGrant.objects.create(
         tenant=fixture.tenant,
         user=fixture.users[Role.MARKETER],

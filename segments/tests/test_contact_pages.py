@@ -90,7 +90,8 @@ def test_detail_shows_tags_language_time_zone_and_plain_attributes_with_phi_mask
     assert "diabetes" in body and "pt-BR" in body and "Europe/Lisbon" in body and "Synthgold" in body
     assert "Synthetic-condition" not in body and "2031-02-03" not in body and "•••" in body
     assert "Show PHI" in body
-    assert "Consent" in body and "issue 7" in body and "Messages" in body and "issue 10" in body
+    consent_url = reverse("consent:contact_consent", kwargs={"contact_id": contact.pk})
+    assert "Consent" in body and consent_url in body and "Messages" in body and "issue 10" in body
     # Opening the page is audited as before; nothing says PHI attributes were shown.
     assert events(world.a.tenant, seq) == [("contact.phi_viewed", {})]
 

@@ -121,6 +121,7 @@ def test_a_valid_file_creates_contacts_with_phi_encrypted(world):
                 "match_on": "email",
                 "fields": ["email", "external_id", "first_name", "last_name", "tags"],
                 "attributes": ["next_visit", "plan"],
+                "consent": [],
             },
         ),
         ("contact.import_finished", {"rows": 2, "created": 2, "updated": 0}),

@@ -277,7 +277,7 @@ def test_validation_errors_name_the_node_path(world):
             {"field": "attr.diagnosis", "op": "contains", "value": "asth"},
             {"field": "attr.next_visit", "op": "within_next_days", "value": 400},
             {"field": "attr.next_visit", "op": "more_than_days_ago", "value": 3},
-            {"field": "consent.marketing", "op": "eq", "value": "granted"},
+            {"field": "engagement.opened", "op": "eq", "value": "yes"},
             {"field": "tag", "op": "eq", "value": "vip"},
             {"field": "attr.plan", "op": "in", "value": []},
             {"field": "attr.score", "op": "between", "value": [5, 1]},

@@ -9,6 +9,10 @@ from tenants.db.postgresql.base import application_role
 # Tables the application may only read and append to (the audit log adds itself here).
 APPEND_ONLY_TABLES: set[str] = set()
 
+# Columns of append-only tables the application may still rewrite: ciphertexts that key
+# rotation re-encrypts under the new key (the plaintext stays the same; nothing else changes).
+REENCRYPTABLE_COLUMNS: dict[str, set[str]] = {}
+
 # Bookkeeping the application must never change, and views it may only read (a simple view is
 # updatable in PostgreSQL, with its owner's rights).
 READ_ONLY_TABLES: set[str] = {"django_migrations", "segments_contact_search"}
@@ -31,3 +35,7 @@ def grant_application_privileges(connection: Any) -> None:
             )
         for table in sorted(APPEND_ONLY_TABLES & existing):
             cursor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {connection.ops.quote_name(table)} FROM {quoted}")
+            columns = sorted(REENCRYPTABLE_COLUMNS.get(table, ()))
+            if columns:
+                names = ", ".join(connection.ops.quote_name(column) for column in columns)
+                cursor.execute(f"GRANT UPDATE ({names}) ON {connection.ops.quote_name(table)} TO {quoted}")

@@ -74,7 +74,7 @@
   }
 
   function scalarInput(info, label, current, onChange) {
-    if (info.kind === "choice") {
+    if (info.kind === "choice" || info.kind === "consent") {
       return select(label, [["", "—"], ...info.choices.map((c) => [c, c])], current ?? "", onChange);
     }
     if (info.kind === "boolean") {
