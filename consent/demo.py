@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import timedelta
 
 from django.utils import timezone
@@ -109,19 +108,17 @@ def seed_demo_consent(*, tenant: Organisation, slug: str) -> bool:
             elif roll < share + 0.1:
                 first[ConsentSource.FORM].append((contact.pk, {purpose: ConsentStatus.PENDING}))
     for source, rows in first.items():
-        for batch in _merged(rows):
-            consent_import_batch(
-                tenant=tenant, recorded_by=DEMO_ACTOR, import_id="demo", rows=batch, at=now, source=source
-            )
-    for batch in _merged(revoked):
         consent_import_batch(
-            tenant=tenant,
-            recorded_by=DEMO_ACTOR,
-            import_id="demo",
-            rows=batch,
-            at=now + timedelta(seconds=1),
-            source=ConsentSource.RECIPIENT,
+            tenant=tenant, recorded_by=DEMO_ACTOR, import_id="demo", rows=_merged(rows), at=now, source=source
         )
+    consent_import_batch(
+        tenant=tenant,
+        recorded_by=DEMO_ACTOR,
+        import_id="demo",
+        rows=_merged(revoked),
+        at=now + timedelta(seconds=1),
+        source=ConsentSource.RECIPIENT,
+    )
     MarketingAuthorisation.objects.bulk_create(authorisations)
     for contact in contacts[:: max(1, len(contacts) // 4)][:4]:
         suppression_add(
@@ -134,9 +131,9 @@ def seed_demo_consent(*, tenant: Organisation, slug: str) -> bool:
     return True
 
 
-def _merged(rows: list[tuple[uuid.UUID, dict[str, str]]]) -> Iterator[list[tuple[uuid.UUID, dict[str, str]]]]:
-    """Rows grouped so each batch names a contact once (its purposes merged)."""
+def _merged(rows: list[tuple[uuid.UUID, dict[str, str]]]) -> list[tuple[uuid.UUID, dict[str, str]]]:
+    """The rows with each contact once (its purposes merged), as one import batch takes them."""
     merged: dict[uuid.UUID, dict[str, str]] = defaultdict(dict)
     for contact_id, statuses in rows:
         merged[contact_id].update(statuses)
-    yield list(merged.items())
+    return list(merged.items())

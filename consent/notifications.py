@@ -20,9 +20,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from authn.models import User
+from authn.notifications import _active_members, _is_active_member
 from consent.models import MarketingAuthorisation
 from tenants.context import tenant_context
-from tenants.models import Membership, Organisation
+from tenants.models import Organisation
 from tenants.roles import Role
 
 REMINDER_DAYS = (30, 7)
@@ -41,15 +42,6 @@ def expiring_counts(*, tenant: Organisation, today: date) -> dict[int, int]:
     return {days_by_date[row["expires_on"]]: row["count"] for row in rows}
 
 
-def _compliance_officers(tenant: Organisation) -> list[int]:
-    return list(
-        Membership.objects.for_tenant(tenant)
-        .filter(role=Role.COMPLIANCE_OFFICER, is_active=True, user__is_active=True)
-        .order_by("user_id")
-        .values_list("user_id", flat=True)
-    )
-
-
 def authorisation_expiry_reminders_queue(*, today: date | None = None) -> int:
     """Queue today's reminders in every active organisation; returns how many emails."""
     from consent.tasks import authorisation_expiry_email_task
@@ -60,7 +52,7 @@ def authorisation_expiry_reminders_queue(*, today: date | None = None) -> int:
         with transaction.atomic(), tenant_context(organisation):
             if not expiring_counts(tenant=organisation, today=today):
                 continue
-            for officer_id in _compliance_officers(organisation):
+            for officer_id in _active_members(organisation, Role.COMPLIANCE_OFFICER):
                 transaction.on_commit(
                     partial(authorisation_expiry_email_task.delay, organisation.pk, officer_id, today.isoformat())
                 )
@@ -73,7 +65,7 @@ def authorisation_expiry_email(*, tenant: Organisation, recipient_id: int, today
     no longer one. Runs inside ``tenant_context(tenant)``."""
     counts = expiring_counts(tenant=tenant, today=today)
     recipient = User.objects.filter(pk=recipient_id, is_active=True).first()
-    if not counts or recipient is None or recipient_id not in _compliance_officers(tenant):
+    if not counts or recipient is None or not _is_active_member(tenant, recipient_id, Role.COMPLIANCE_OFFICER):
         return None
     lines = [
         f"  {counts[days]} expire in {days} days ({(today + timedelta(days=days)).isoformat()})"

@@ -34,6 +34,7 @@ from consent.services import RECIPIENT, ConsentError, Evidence, consent_set
 from encryption.fields import blind_index_for
 from segments.contacts import ContactInputError, contact_create, normalise_email
 from segments.models import Contact
+from segments.selectors import contact_get
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
 
@@ -386,7 +387,7 @@ def optin_confirm(*, tenant: Organisation, token: str, evidence: Evidence) -> Co
         )
         if claimed != 1:
             return optin_request_state(tenant=tenant, token=token)
-        contact = Contact.objects.for_tenant(tenant).get(pk=request.contact_id)
+        contact = contact_get(tenant=tenant, contact_id=request.contact_id)
         granted = []
         grant_evidence = Evidence(evidence.ip_address, evidence.user_agent, request.form_version)
         for key in request.purposes:

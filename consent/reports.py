@@ -30,7 +30,7 @@ from consent.models import (
 from consent.purposes import PurposeInfo, purposes_for
 from consent.selectors import expiring_authorisations
 from encryption.providers import KeyUnavailable
-from segments.models import Contact
+from segments.selectors import contact_count
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
 
@@ -94,7 +94,7 @@ def consent_counts(*, tenant: Organisation) -> ConsentCounts:
     purposes). A contact with no row for a purpose was never asked: the total minus the rest.
     Archived purposes appear only while someone still has a status for them."""
     require_tenant_is_current(tenant)
-    total = Contact.objects.for_tenant(tenant).count()
+    total = contact_count(tenant=tenant)
     grouped: dict[tuple[str, str], int] = {
         (row["purpose"], row["status"]): row["n"]
         for row in ContactConsent.objects.for_tenant(tenant)

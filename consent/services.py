@@ -4,7 +4,7 @@ history with its evidence and records an audit event, all in one transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -566,7 +566,6 @@ class SignedAuthorisation:
     signature_method: str = MarketingAuthorisation.SignatureMethod.ELECTRONIC
     expires_on: date | None = None
     expiry_event: str = ""
-    errors: list[str] = field(default_factory=list)
 
 
 def marketing_authorisation_record(
