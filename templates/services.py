@@ -291,6 +291,16 @@ def _transition(tenant: Organisation, version: TemplateVersion, *, expected: set
     return locked
 
 
+def _check_errors(tenant: Organisation, purpose: str, contents: Sequence[ContentInput]) -> list[FieldProblem]:
+    """The editor's checks that are errors (no unsubscribe link in marketing, PHI in a link,
+    broken links, no text), as problems: a version with any of them cannot go to review."""
+    # Imported here: templates.checks imports this module for ContentInput.
+    from templates.checks import checks_for
+
+    errors = [finding for finding in checks_for(tenant=tenant, purpose=purpose, contents=contents) if finding.is_error]
+    return [FieldProblem(error.part, error.line, f"{error.where}: {error.message}".lstrip(": ")) for error in errors]
+
+
 def version_submit(
     *, tenant: Organisation, user: User, version: TemplateVersion, comment: str = "", actor: Actor | None = None
 ) -> TemplateVersion:
@@ -302,6 +312,9 @@ def version_submit(
         analysis, phi = analyse_version_contents(tenant=tenant, purpose=locked.template.purpose, contents=contents)
         if analysis.problems:
             raise TemplateInvalid(analysis.problems)
+        check_errors = _check_errors(tenant, locked.template.purpose, contents)
+        if check_errors:
+            raise TemplateInvalid(check_errors)
         locked.fields_used, locked.phi_fields = sorted(analysis.fields), phi
         locked.submitted_at, locked.submitted_by = timezone.now(), user
         locked.save(update_fields=["status", "fields_used", "phi_fields", "submitted_at", "submitted_by", "updated_at"])

@@ -238,3 +238,14 @@ def test_submit_analyses_again_and_refuses_what_is_no_longer_allowed(a):
         _submit(a, version)
     assert events(a.tenant, seq) == []
     assert _reload(a.tenant, version).status == VersionStatus.DRAFT
+
+
+def test_submit_refuses_a_version_the_editor_checks_mark_as_broken(a):
+    """A marketing version without an unsubscribe link saves as a draft (the editor shows the
+    error) but cannot go to review: refused, no state change, no audit event."""
+    version = make_template(a.tenant, _marketer(a), name="Winter news", purpose="marketing", html="<p>News.</p>")
+    seq = head_seq(a.tenant)
+    with pytest.raises(TemplateInvalid, match="unsubscribe"):
+        _submit(a, version)
+    assert events(a.tenant, seq) == []
+    assert _reload(a.tenant, version).status == VersionStatus.DRAFT
