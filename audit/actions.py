@@ -64,6 +64,7 @@ ACTIONS: dict[str, str] = {
     "attribute.defined": "An attribute was added to the data dictionary.",
     "attribute.updated": "An attribute of the data dictionary was changed.",
     "attribute.deleted": "An attribute was deleted from the data dictionary, with its values on every contact.",
+    "attribute.delete_started": "An attribute was hidden for deletion; its values are removed in the background.",
     "segment.created": "A saved segment was created (the details count its conditions, never their values).",
     "segment.updated": "A saved segment was changed; the details name the changed fields.",
     "segment.deleted": "A saved segment was deleted.",

@@ -41,7 +41,18 @@ class AttributeValueError(ValueError):
 
 
 def dictionary_for(*, tenant: Organisation) -> dict[str, AttributeDefinition]:
-    return {definition.key: definition for definition in AttributeDefinition.objects.for_tenant(tenant)}
+    """The attributes in use. One being deleted is left out from the moment it is hidden: rules,
+    imports, the API, contact pages and merge fields treat it as gone (``segments.dictionary``)."""
+    definitions = AttributeDefinition.objects.for_tenant(tenant).filter(deleting_at__isnull=True)
+    return {definition.key: definition for definition in definitions}
+
+
+def attribute_keys_being_deleted(*, tenant: Organisation) -> frozenset[str]:
+    """Keys hidden while their values are removed: output that copies a contact's stored
+    attributes wholesale leaves them out."""
+    return frozenset(
+        AttributeDefinition.objects.for_tenant(tenant).filter(deleting_at__isnull=False).values_list("key", flat=True)
+    )
 
 
 # --- Coercion -----------------------------------------------------------------------------------

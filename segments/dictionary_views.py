@@ -15,6 +15,7 @@ from segments.dictionary import (
     DictionaryError,
     attribute_define,
     attribute_delete,
+    attribute_delete_stalled,
     attribute_get,
     attribute_list,
     attribute_update,
@@ -49,9 +50,18 @@ def _apply_error(form: forms.Form, error: DictionaryError) -> None:
 @require_http_methods(["GET"])
 @require_permission("dictionary.view")
 def attribute_list_view(request: TenantRequest) -> HttpResponse:
+    """The dictionary, with the attributes being deleted and how far along; while any is, the
+    table polls itself (htmx asks for the table alone)."""
     can_manage = role_has_permission(request.membership.role, "dictionary.manage")
-    context = {"attributes": attribute_list(tenant=request.tenant), "can_manage": can_manage}
-    return render(request, "segments/attribute_list.html", context)
+    attributes = attribute_list(tenant=request.tenant, include_deleting=True)
+    context = {
+        "attributes": attributes,
+        "can_manage": can_manage,
+        "deleting": any(attribute.is_deleting for attribute in attributes),
+        "stalled": {attribute.pk for attribute in attributes if attribute_delete_stalled(attribute)},
+    }
+    template = "segments/attribute_table.html" if request.htmx else "segments/attribute_list.html"
+    return render(request, template, context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -122,12 +132,22 @@ def attribute_edit_view(request: TenantRequest, attribute_id: uuid.UUID) -> Http
 @require_http_methods(["GET", "POST"])
 @require_permission("dictionary.manage")
 def attribute_delete_view(request: TenantRequest, attribute_id: uuid.UUID) -> HttpResponse:
-    definition = attribute_get(tenant=request.tenant, attribute_id=attribute_id)
+    """Confirm, then hide the attribute and queue the removal of its values. For an attribute
+    already being deleted: its progress, and "resume" when it has stalled."""
+    definition = attribute_get(tenant=request.tenant, attribute_id=attribute_id, include_deleting=True)
+    if definition.is_deleting:
+        stalled = attribute_delete_stalled(definition)
+        if request.method == "POST":
+            if stalled:
+                attribute_delete(tenant=request.tenant, actor=actor_for_request(request), definition=definition)
+                messages.success(request, f"Deleting {definition.key}: queued again.")
+            return redirect("segments:attribute_list")
+        return render(request, "segments/attribute_delete.html", {"definition": definition, "stalled": stalled})
     value_count = attribute_value_count(tenant=request.tenant, definition=definition)
     error = ""
     if request.method == "POST":
         try:
-            removed = attribute_delete(
+            attribute_delete(
                 tenant=request.tenant,
                 actor=actor_for_request(request),
                 definition=definition,
@@ -136,7 +156,11 @@ def attribute_delete_view(request: TenantRequest, attribute_id: uuid.UUID) -> Ht
         except DictionaryError as refused:
             error = refused.message
         else:
-            messages.success(request, f"Attribute {definition.key} deleted, with its values on {removed} contacts.")
+            messages.success(
+                request,
+                f"Attribute {definition.key} is deleted for every use now; its values are being removed from "
+                "the contacts in the background (progress below).",
+            )
             return redirect("segments:attribute_list")
     context = {"definition": definition, "value_count": value_count, "error": error}
     return render(request, "segments/attribute_delete.html", context)

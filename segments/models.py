@@ -31,7 +31,16 @@ class AttributeDefinition(TenantModel):
     is_phi = models.BooleanField(default=False)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True)  # also each batch of a deletion: its heartbeat
+    # Deleting (segments.dictionary): from ``deleting_at`` on the attribute is hidden from every
+    # reader of the dictionary while a Celery task removes its values batch by batch; the row
+    # itself goes last. The progress is on the row: the last contact checked (keyset), how many
+    # were checked of how many there were to check, how many lost a value.
+    deleting_at = models.DateTimeField(null=True, blank=True)
+    delete_cursor = models.UUIDField(null=True, blank=True)
+    delete_total = models.PositiveIntegerField(null=True, blank=True)  # counted by the first batch
+    delete_done = models.PositiveIntegerField(default=0)
+    delete_removed = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["key"]
@@ -39,6 +48,18 @@ class AttributeDefinition(TenantModel):
 
     def __str__(self) -> str:
         return self.key
+
+    @property
+    def is_deleting(self) -> bool:
+        return self.deleting_at is not None
+
+    @property
+    def delete_percent(self) -> int:
+        """How far the deletion is, 0-99 (the row is gone at 100); contacts added meanwhile can
+        make ``delete_done`` pass ``delete_total``."""
+        if not self.delete_total:
+            return 0
+        return min(99, self.delete_done * 100 // self.delete_total)
 
 
 class Contact(TenantModel):

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from audit.services import actor_for_request
 from encryption.selectors import keys_destroyed
 from segments.api.access import WriteScopeMixin
+from segments.attributes import attribute_keys_being_deleted
 from segments.contacts import ContactInputError, contact_create, contact_update, contact_upsert
 from segments.csv_io import CsvFormatError, body_too_large, max_upload_bytes, too_large_message, upload_delete
 from segments.imports import ImportInputError, contact_import_get, import_create, import_progress, import_start
@@ -28,6 +29,7 @@ from segments.selectors import contact_get, contact_list, contact_search_for
 from segments.services import contact_list_view_record, contact_view_record
 from segments.upload_handlers import EncryptingUploadHandler, StoredUpload, discard_stored_upload, use_encrypting_upload
 from tenants.api import request_tenant
+from tenants.context import require_current_tenant
 
 
 class ContactOutput(serializers.Serializer[Contact]):
@@ -48,7 +50,9 @@ class ContactOutput(serializers.Serializer[Contact]):
 
     def to_representation(self, instance: Contact) -> dict[str, Any]:
         if instance.readable:
-            return dict(super().to_representation(instance))
+            data = dict(super().to_representation(instance))
+            data["attributes"] = self._visible_attributes(instance)
+            return data
         # Crypto-shredded: only what was never encrypted remains.
         encrypted = ("email", "first_name", "last_name", "external_id")
         return {
@@ -57,10 +61,20 @@ class ContactOutput(serializers.Serializer[Contact]):
             "language": instance.language,
             "time_zone": instance.time_zone,
             "tags": self.get_tags(instance),
-            "attributes": instance.attributes or {},
+            "attributes": self._visible_attributes(instance),
             "created_at": serializers.DateTimeField().to_representation(instance.created_at),
             "readable": False,
         }
+
+    def _visible_attributes(self, instance: Contact) -> dict[str, Any]:
+        """The stored attributes without those being deleted (asked once per response)."""
+        attributes = instance.attributes or {}
+        if not attributes:
+            return {}
+        hidden = getattr(self, "_hidden_keys", None)
+        if hidden is None:
+            hidden = self._hidden_keys = attribute_keys_being_deleted(tenant=require_current_tenant())
+        return {key: value for key, value in attributes.items() if key not in hidden}
 
 
 SEARCH_LIMIT = 50  # an exact match finds one contact, or a few sharing an address

@@ -8,7 +8,14 @@ from django.urls import reverse
 from audit.services import actor_for_user
 from audit.tests.helpers import events, head_seq
 from segments.attributes import contact_attributes_apply, contact_phi_attributes, dictionary_for
-from segments.dictionary import DictionaryError, attribute_define, attribute_delete, attribute_update
+from segments.dictionary import (
+    DeleteStep,
+    DictionaryError,
+    attribute_define,
+    attribute_delete,
+    attribute_delete_step,
+    attribute_update,
+)
 from segments.models import AttributeDefinition, Contact, ContactIndex
 from segments.search_index import TermMaker, attribute_term
 from tenants.context import tenant_context
@@ -23,6 +30,12 @@ def _define(world, **fields):
     values = {"key": "plan", "type": "text"} | fields
     with tenant_context(tenant):
         return attribute_define(tenant=tenant, actor=actor_for_user(world.a.users[Role.ADMIN]), **values)
+
+
+def _delete_values(tenant, definition):
+    """What the queued task does (segments.tasks.attribute_delete_task), batch after batch."""
+    while attribute_delete_step(tenant=tenant, definition_id=definition.pk) != DeleteStep.DONE:
+        pass
 
 
 def _set(tenant, contact, values):
@@ -124,8 +137,11 @@ def test_deleting_an_attribute_with_values_needs_confirmation_then_removes_them_
             attribute_delete(tenant=tenant, actor=actor, definition=secret)
         assert AttributeDefinition.objects.for_tenant(tenant).filter(pk=secret.pk).exists()
         seq = head_seq(tenant)
-        assert attribute_delete(tenant=tenant, actor=actor, definition=secret, confirm=True) == 2
-        assert attribute_delete(tenant=tenant, actor=actor, definition=plain, confirm=True) == 1
+        assert attribute_delete(tenant=tenant, actor=actor, definition=secret, confirm=True).is_deleting
+        assert attribute_delete(tenant=tenant, actor=actor, definition=plain, confirm=True).is_deleting
+    for definition in (secret, plain):
+        _delete_values(tenant, definition)
+    with tenant_context(tenant):
         one, two = (Contact.objects.for_tenant(tenant).get(pk=c.pk) for c in (one, two))
         assert contact_phi_attributes(one) == {"kept": "k"} and one.attributes == {}
         assert two.phi_attributes is None
@@ -139,6 +155,8 @@ def test_deleting_an_attribute_with_values_needs_confirmation_then_removes_them_
         )
         assert set(AttributeDefinition.objects.for_tenant(tenant).values_list("key", flat=True)) == {"kept"}
     assert events(tenant, seq) == [
+        ("attribute.delete_started", {"key": "diagnosis", "is_phi": True}),
+        ("attribute.delete_started", {"key": "plan", "is_phi": False}),
         ("attribute.deleted", {"key": "diagnosis", "is_phi": True, "values_removed": 2}),
         ("attribute.deleted", {"key": "plan", "is_phi": False, "values_removed": 1}),
     ]
@@ -192,6 +210,7 @@ def test_admin_creates_edits_and_deletes_through_the_pages(world, login):
     unconfirmed = client.post(delete)
     assert unconfirmed.status_code == 200 and "confirm" in unconfirmed.content.decode()
     assert client.post(delete, {"confirm": "yes"}).status_code == 302
+    _delete_values(world.a.tenant, definition)  # the task queued on commit
     with tenant_context(world.a.tenant):
         assert not AttributeDefinition.objects.for_tenant(world.a.tenant).exists()
 
