@@ -119,6 +119,8 @@ ACTIONS: dict[str, str] = {
     "subprocessor.added": "A sub-processor was added to the register.",
     "subprocessor.updated": "A sub-processor was changed; the details name the changed fields.",
     "subprocessor.removed": "A sub-processor was removed from the register.",
+    # Delivery
+    "delivery.domain_checked": "A member checked a recipient domain's TLS posture now (the details give the outcome).",
     # The audit log itself
     "audit.viewed": "The audit log was viewed.",
     "audit.exported": "The audit log was exported.",

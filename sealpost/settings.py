@@ -8,7 +8,10 @@ switch to PostgreSQL and Redis; ``SEALPOST_PRODUCTION=true`` turns on everything
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -205,6 +208,8 @@ CELERY_BEAT_SCHEDULE = {
     "baa-expire": {"task": "baa.expire_agreements", "schedule": 3600},
     # Compliance officers hear of HIPAA marketing authorisations expiring in 30 and 7 days.
     "consent-authorisation-expiry": {"task": "consent.authorisation_expiry_reminders", "schedule": 24 * 3600},
+    # Recipient domains' TLS posture: re-probe cached postures about to expire (delivery.tasks).
+    "delivery-posture-refresh": {"task": "delivery.refresh_domain_postures", "schedule": 3600},
 }
 
 # --- Business associate agreements ----------------------------------------------------------------
@@ -262,6 +267,56 @@ FILE_UPLOAD_HANDLERS = [
 ]
 # The dev mailbox page exists only in the embedded default, never in production.
 DEV_MAILBOX_ENABLED = not PRODUCTION and env_bool("SEALPOST_DEV_MAILBOX", True)
+
+# --- Recipient-domain TLS posture (delivery.posture, docs/delivery-tls.md) ---------------------
+_HOST_PORT = re.compile(r"(?:\[(?P<ip6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9._-]+)):(?P<port>[0-9]{1,5})")
+
+
+def env_host_port_map(name: str, *, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A JSON object of recipient domain -> "host:port" ("[::1]:25" for IPv6), strictly parsed:
+    anything else is an error naming the variable and the entry, not a silently empty map."""
+    raw = env_str(name, environ=environ)
+    if raw is None:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise EnvError(f"{name} is not valid JSON ({exc.msg} at position {exc.pos}).") from None
+    if not isinstance(parsed, dict):
+        raise EnvError(f'{name} must be a JSON object of domain -> "host:port", e.g. {{"example.com": "mx:2525"}}.')
+    overrides: dict[str, str] = {}
+    for domain, target in parsed.items():
+        key = domain.strip().rstrip(".").lower()
+        if not key or any(not label for label in key.split(".")) or not all(c.isalnum() or c in ".-" for c in key):
+            raise EnvError(f"{name}: {domain!r} is not a domain name.")
+        match = _HOST_PORT.fullmatch(target) if isinstance(target, str) else None
+        if match is None or not 1 <= int(match["port"]) <= 65535:
+            raise EnvError(f'{name}: the value for {domain!r} must be "host:port" (port 1-65535), not {target!r}.')
+        if key in overrides:
+            raise EnvError(f"{name}: {domain!r} is given twice.")
+        overrides[key] = target
+    return overrides
+
+
+# Test and demo routing (never needed in production): recipient domain -> the SMTP server used
+# instead of its MX records; and -> where https://mta-sts.<domain>/ is fetched from (the
+# certificate is still checked for mta-sts.<domain>).
+DELIVERY_MX_OVERRIDES = env_host_port_map("DELIVERY_MX_OVERRIDES")
+DELIVERY_MTA_STS_OVERRIDES = env_host_port_map("DELIVERY_MTA_STS_OVERRIDES")
+# A PEM file of extra trusted CAs for recipients' SMTP and MTA-STS certificates (demo and tests).
+DELIVERY_TLS_CA_FILE = env_str("DELIVERY_TLS_CA_FILE")
+if DELIVERY_TLS_CA_FILE is not None and not Path(DELIVERY_TLS_CA_FILE).is_file():
+    raise EnvError(f"DELIVERY_TLS_CA_FILE={DELIVERY_TLS_CA_FILE!r} is not a readable file.")
+# The name Sealpost gives in EHLO when probing recipients' MX hosts.
+DELIVERY_EHLO_NAME = env_str("DELIVERY_EHLO_NAME") or urlsplit(SITE_URL).hostname or "localhost"
+# Each network step of a probe (connect, SMTP reply, TLS handshake, DNS, policy fetch) in seconds.
+DELIVERY_PROBE_TIMEOUT_SECONDS = env_int("DELIVERY_PROBE_TIMEOUT_SECONDS", 10, minimum=1)
+# How long a posture is trusted: verified ones for the TTL, all others (no TLS, failures) for the
+# shorter failure TTL, so a fixed server is noticed sooner.
+DELIVERY_POSTURE_TTL_SECONDS = env_int("DELIVERY_POSTURE_TTL_SECONDS", 24 * 3600, minimum=60)
+DELIVERY_POSTURE_FAILURE_TTL_SECONDS = env_int("DELIVERY_POSTURE_FAILURE_TTL_SECONDS", 3600, minimum=60)
+# Check-now requests per organisation per hour on the Recipient domains page.
+DELIVERY_DOMAIN_CHECKS_PER_HOUR = env_int("DELIVERY_DOMAIN_CHECKS_PER_HOUR", 60, minimum=1)
 
 # --- Keys -------------------------------------------------------------------------------------
 MASTER_KEY_FILE = Path(env_str("SEALPOST_MASTER_KEY_FILE", str(VAR_DIR / "master.key")) or VAR_DIR / "master.key")

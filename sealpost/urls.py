@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.urls import include, path
 
 from sealpost import views
@@ -14,12 +13,11 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("encryption/", include("encryption.urls")),
     path("baa/", include("baa.urls")),
+    # /delivery/domains/, and /dev/mailbox/ in the embedded default only (delivery/urls.py).
+    path("", include("delivery.urls")),
     path("api/", include("sealpost.api_urls")),
     path("healthz", views.health, name="health"),
 ]
-
-if settings.DEV_MAILBOX_ENABLED:
-    urlpatterns.append(path("dev/mailbox/", include("delivery.urls")))
 
 handler400 = "sealpost.views.bad_request"
 handler403 = "sealpost.views.permission_denied"

@@ -38,6 +38,7 @@ NAVIGATION = [
     NavItem("Access policy", "authn:access_policy", "access_policy.manage"),
     NavItem("Emergency access", "authn:break_glass_list", "break_glass.manage"),
     NavItem("Encryption", "encryption:keys", "encryption.manage"),
+    NavItem("Recipient domains", "delivery:domain_list", "delivery.domains.view"),
     NavItem("Roles", "tenants:roles", "roles.view"),
 ]
 

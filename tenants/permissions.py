@@ -129,6 +129,12 @@ _PERMISSIONS = [
         "baa.sign", "Sign and terminate the business associate agreement, after a passkey step-up", frozenset({ADMIN})
     ),
     Permission("subprocessors.manage", "Add, change and remove sub-processors", frozenset({ADMIN})),
+    Permission(
+        "delivery.domains.view",
+        "See the TLS posture of the organisation's recipient domains (STARTTLS, certificate, MTA-STS, DANE) "
+        "and check a domain now",
+        frozenset({ADMIN, COMPLIANCE}),
+    ),
     Permission("audit.view", "Read the audit log and its verification status", frozenset({ADMIN, COMPLIANCE})),
     Permission(
         "audit.export", "Export the audit log (CSV, or JSON for offline verification)", frozenset({ADMIN, COMPLIANCE})

@@ -40,6 +40,7 @@ def _count(table: str, where: str = "", params: list | None = None) -> int:
 def populated(world):
     from audit.verify import write_checkpoint
     from consent.tests.support import consent_rows_in_every_table
+    from delivery.posture import recipient_domain_touch
     from encryption.aead import FieldContext, encrypt_text
     from encryption.services import data_key_rotate
     from templates.tests.support import template_rows_in_every_table
@@ -52,6 +53,7 @@ def populated(world):
             write_checkpoint(fixture.tenant)
             encrypt_text(fixture.tenant, FieldContext("t", "f", "r"), "synthetic")  # creates its keys
             data_key_rotate(tenant=fixture.tenant, actor=fixture.users[Role.ADMIN])  # a rotation row
+            recipient_domain_touch(tenant=fixture.tenant, domain=f"{fixture.tenant.slug}.example.test")
             _identity_rows(fixture)
     return world
 
