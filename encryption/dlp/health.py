@@ -1,0 +1,820 @@
+"""Health information: conditions, medications, procedures and laboratory results, and the
+phrases that make a message about someone's care (``has_health_context``).
+
+* Dictionary terms (``lexicon/conditions.txt``, ``medications.txt``, ``procedures.txt``) are
+  keywords of the shared automaton; a medication's strength that follows it ("Metformin 500 mg")
+  is part of the finding.
+* A strength after a word that is not in the dictionary makes it a medication when the word is
+  capitalised or ends like a drug name ("Synthetamol 10 mg", "zorbatinib 40 mg").
+* A laboratory test followed by a value is a result ("HbA1c 7.2%", "LDL of 162 mg/dL",
+  "blood pressure 142/91"), and so are "positive for ...", "negative for ...".
+* ICD-10-CM codes: a dotted code whose three-character category exists ("E11.9", "F32.A"), or an
+  undotted one next to "ICD", "diagnosis", "dx" or "code".
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+
+from encryption.dlp.context import ScanContext
+from encryption.dlp.findings import CONDITION, LAB_RESULT, MEDICATION, PROCEDURE, Finding
+from encryption.dlp.keywords import HEALTH, HEALTH_CUE, LAB, TABLE
+from encryption.dlp.lexicon import health_terms, icd10_categories, lab_tests, words
+from encryption.dlp.names import _NOT_NAME
+from encryption.dlp.patterns import tokens
+
+_CONFIDENCE = {CONDITION: 0.85, MEDICATION: 0.9, PROCEDURE: 0.85}
+
+
+def _register() -> None:
+    by_type: dict[str, list[str]] = {}
+    for term, kind in health_terms().items():
+        by_type.setdefault(kind, []).append(term)
+    for kind, terms in by_type.items():
+        TABLE.add(HEALTH, terms, kind)
+    TABLE.add(LAB, lab_tests())
+    TABLE.add(HEALTH_CUE, ["positive for", "negative for", "reactive for", "detected for"], "posneg")
+
+
+_register()
+
+# The strength right after a drug name is part of the finding ("metformin 500 mg",
+# "lisinopril-HCTZ 20/12.5 mg"); form, quantity and directions are not.
+_STRENGTH = re.compile(
+    r"[ \t]*\d+(?:\.\d+)?(?:[ \t]*/[ \t]*\d+(?:\.\d+)?)?[ \t]*(?:mg|mcg|µg|ug|g|ml|meq|units?|iu|%)(?![\w/])"
+    r"(?:/(?:ml|dose|hr|h|day|actuation|spray)\b)?(?:[ \t]+(?:ER|XR|XL|SR|CR|DR|ODT)\b)?",
+    re.I,
+)
+# A strength anywhere: the word before it may be a medication the dictionary does not know.
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z-]{3,})(?:[ \t]+(?:ER|XR|XL|SR|HCl|hcl|sodium|potassium))?[ \t]+$")
+_DRUG_ENDINGS = (
+    "pril",
+    "sartan",
+    "olol",
+    "statin",
+    "mab",
+    "nib",
+    "prazole",
+    "gliflozin",
+    "gliptin",
+    "glutide",
+    "floxacin",
+    "cillin",
+    "mycin",
+    "cycline",
+    "azepam",
+    "zolam",
+    "triptan",
+    "tidine",
+    "oxetine",
+    "dipine",
+    "lukast",
+    "afil",
+    "amol",
+    "profen",
+    "azole",
+    "vir",
+    "tropin",
+    "sone",
+    "olone",
+    "parin",
+    "xaban",
+    "gatran",
+    "semide",
+    "thiazide",
+    "barb",
+    "pine",
+    "done",
+    "codone",
+    "morphone",
+    "caine",
+    "dronate",
+    "lamide",
+    "pam",
+    "tine",
+    "ine",
+    "ol",
+    "il",
+)
+_NOT_DRUG = frozenset(
+    words(
+        "take takes taking took with daily dose doses dosage about than from each every total only also "
+        "over under into your their this that these those have were been weigh weighs weighed lost gain "
+        "gained drink drinks contains contain sodium sugar salt fiber protein calcium iron water caffeine "
+        "alcohol least most more less limit increase decrease reduce reduced raise raised lower lowered"
+    )
+)
+
+_LAB_UNITS = (
+    r"(?:%|mg/dl|mg/l|g/dl|g/l|mmol/l|mmol/mol|µmol/l|umol/l|meq/l|ng/ml|ng/dl|pg/ml|µg/dl|ug/dl|mcg/dl|miu/l|"
+    r"µiu/ml|uiu/ml|miu/ml|iu/l|u/l|units/l|mm/hr|mmhg|mm hg|bpm|beats per minute|cells/mm3|cells/µl|copies/ml|"
+    r"ml/min(?:/1\.73\s?m2)?|x10\^?\d+/l|k/µl|k/ul|seconds|sec|kg/m2|kg/m²|ng/ml)"
+)
+_LAB_VALUE = re.compile(
+    rf"""
+    (?:[ \t]+(?:level|levels|reading|readings|result|results|value|count|score|test|was|is|of|at|came\ back|
+                came\ in|measured|showed|shows|returned|reading\ of|result\ of|level\ of|was\ at|is\ at|=|:)){{0,4}}
+    [ \t]*[:=\-–(]?[ \t]*(?:was|is|of|at|about|around|approximately|~)?[ \t]*
+    (?P<value>[<>≤≥]?[ \t]*\d+(?:\.\d+)?(?:[ \t]*/[ \t]*\d+(?:\.\d+)?)?)
+    (?:[ \t]*(?P<unit>{_LAB_UNITS}))?
+    (?![\w/])
+    """,
+    re.X | re.I,
+)
+_POSNEG_OBJECT = re.compile(
+    r"[ \t]*(?:the[ \t]+)?([A-Za-z0-9][\w'-]*(?:[ \t]+[A-Za-z0-9][\w'-]*){0,3}?)(?=[ \t]*(?:[.,;:!?)\n]|$|"
+    r"[ \t]+(?:and|but|on|in|at|from|as|so|which|we|you|please)\b))"
+)
+_POSNEG_BEFORE = re.compile(
+    r"(?:(?:tested|test(?:ed)?|came[ \t]+back|screened|screen|results?(?:[ \t]+(?:was|were|is|are))?|was|were|is|"
+    r"are)[ \t]+)$",
+    re.I,
+)
+_ICD_CUE = re.compile(r"\b(?:icd|icd-10|icd10|icd-10-cm|diagnosis|diagnoses|dx|code|codes|diagnosed)\b[^\n]{0,24}$")
+
+
+def _dictionary(ctx: ScanContext, out: list[Finding]) -> None:
+    text = ctx.text
+    for start, end, kind in ctx.hits.get(HEALTH, ()):
+        if kind == MEDICATION:
+            strength = _STRENGTH.match(text, end)
+            if strength is not None:
+                end = strength.end()
+            previous = out[-1] if out else None
+            if (
+                previous is not None
+                and previous.type == MEDICATION
+                and previous.end + 1 == start
+                and text[previous.end] in "-/"
+            ):
+                # A combination product ("lisinopril-HCTZ 20/12.5 mg") is one medication.
+                out[-1] = Finding(MEDICATION, previous.start, end, previous.confidence, previous.rule)
+                continue
+        out.append(Finding(kind, start, end, _CONFIDENCE[kind], f"dict.{kind.lower()}"))
+
+
+def _doses(ctx: ScanContext, out: list[Finding]) -> None:
+    text = ctx.text
+    if not _has_dose_unit(ctx.lower):
+        return
+    known = {end for _, end, kind in ctx.hits.get(HEALTH, ()) if kind == MEDICATION}
+    for kind, match in tokens(ctx):
+        if kind != "dose":
+            continue
+        before = _WORD_BEFORE.search(text, max(0, match.start() - 40), match.start())
+        if before is None:
+            continue
+        word = before.group(1)
+        low = word.lower()
+        if before.end(1) in known or low in _NOT_DRUG:
+            continue
+        if word[0].isupper() or low.endswith(_DRUG_ENDINGS):
+            strength = _STRENGTH.match(text, before.end(1))
+            end = strength.end() if strength is not None else match.end()
+            out.append(Finding(MEDICATION, before.start(1), end, 0.65, "dose.unknown_drug"))
+
+
+def _has_dose_unit(lower: str) -> bool:
+    return "mg" in lower or "mcg" in lower or "ml" in lower or "unit" in lower or "iu" in lower or "µg" in lower
+
+
+def _lab_results(ctx: ScanContext, out: list[Finding]) -> None:
+    text = ctx.text
+    for start, end, _ in ctx.hits.get(LAB, ()):
+        match = _LAB_VALUE.match(text, end)
+        if match is None or match.end() - end > 48:
+            continue
+        unit = (match.group("unit") or "").lower()
+        value = match.group("value")
+        if not unit and "/" not in value:
+            # A bare number must not be a dose ("calcium 500 mg"), a time or a count of things.
+            following = ctx.after(match.end(), 12)
+            if re.match(
+                r"[ \t]*(?:mg|mcg|iu|units?|tablets?|pills?|minutes|min|hours|hrs?|days?|weeks?|years?|am|pm|a\.m|"
+                r"p\.m|:\d)\b",
+                following,
+            ):
+                continue
+        out.append(Finding(LAB_RESULT, start, match.end(), 0.85, "lab.value"))
+    for start, end, argument in ctx.hits.get(HEALTH_CUE, ()):
+        if argument != "posneg":
+            continue
+        obj = _POSNEG_OBJECT.match(text, end)
+        if obj is None:
+            continue
+        before = _POSNEG_BEFORE.search(text, max(0, start - 30), start)
+        begin = before.start() if before is not None else start
+        out.append(Finding(LAB_RESULT, begin, obj.end(1), 0.8, "lab.positive_negative"))
+
+
+def _icd_codes(ctx: ScanContext, out: list[Finding]) -> None:
+    categories = icd10_categories()
+    text = ctx.text
+    for kind, match in tokens(ctx):
+        if kind != "icd":
+            continue
+        start = match.start()
+        code = match.group()
+        if code[:3] not in categories:
+            continue
+        if "." in code:
+            out.append(Finding(CONDITION, match.start(), match.end(), 0.85, "icd10.code"))
+        elif (start and text[start - 1] == "(" and text[match.end() : match.end() + 1] == ")") or _ICD_CUE.search(
+            ctx.before(match.start(), 40)
+        ):
+            out.append(Finding(CONDITION, match.start(), match.end(), 0.75, "icd10.context"))
+
+
+# --------------------------------------------------------------------------------------------
+# About the person, or general education? "Your colonoscopy is scheduled for March 3" is about the
+# reader; "flu shots are available at all of our locations" is not, even in a message that greets
+# the reader by name. The sentence around a finding is weighed: events of someone's care,
+# second-person words and a date or name in the sentence on one side, the vocabulary of education
+# and marketing on the other. A finding in a general sentence gets a rule ending in ``/general``
+# and does not make the message PHI (it is still reported).
+
+GENERAL = "/general"
+PERSONAL_CUE = "pcue"
+GENERAL_CUE = "gcue"
+YOU_CUE = "you"
+TABLE.add(
+    PERSONAL_CUE,
+    """diagnosed|diagnosis|dx|prescribed|prescription|prescriptions|rx|refill|refills|refilled|dose|doses|dosage|
+    result|results|scheduled|booked|all set|confirmed|overdue|is due|are due|now due|due for|ordered|taking|started|
+    starting|stopped|continue|discontinue|discontinued|increase|increased|decrease|decreased|history of|treated|
+    treating|treatment plan|care plan|reviewed|showed|shows|consistent with|suggest|suggests|tested|level|levels|
+    reading|admitted|discharged|recovering|follow-up|follow up|pick up|pickup|ready|filled|dispensed|referred|
+    referral|authorization|authorisation|approved|denied|claim|billed|charge|charges|statement|copay|co-pay|
+    appointment|appt|seen|check-in|arrive|arrival|prep|preparation|fasting|instructions|recommend starting|
+    we recommend|your recent|your upcoming|your last|your next|your annual|your scheduled|your current|
+    reason for visit|indication|allergic to""".replace("\n", "").split("|"),
+)
+TABLE.add(
+    GENERAL_CUE,
+    """did you know|tip|tips|now available|is available|are available|available to|available for|available at|
+    available in|learn|learning|awareness|everyone|everybody|anyone|adults|people|their|risk|risks|prevent|
+    prevention|preventing|can help|helps|season|seasonal|walk-in|walk-ins|walkin|free|class|classes|workshop|
+    workshops|webinar|webinars|seminar|seminars|support group|support groups|join us|sign up|register|most|many|
+    common|commonly|guidelines|recommended for|aged|ages|years and older|older adults|community|event|events|fair|
+    newsletter|research|studies|millions|americans|healthy|habits|lifestyle|signs of|symptoms of|month|
+    protect yourself|now offering|we offer|offering|new service|welcome|welcomes|joins|joined|specializes|
+    reminder that|mask|masks|vaccines are|vaccine is|shots are|shot is|such as|preventive|covered|coverage|often|
+    usually|typically|generally|can be|may be|can cause|can lead|treatable|sign of|one in|percent|make sure|
+    remember to|consider|talk with your|talk to your|ask your|if you have|if you are|if you or|if you're|
+    those with|people with|patients with|who have|library|keep a|list of|our team|last year|more than|patients|
+    visits|rounds|grand rounds|lecture|conference|at a glance|from age|sale|on sale|shop|buy|discount|coupon|
+    price|prices""".replace("\n", "").split("|"),
+)
+TABLE.add(YOU_CUE, ["you", "your", "you're", "you've", "yours"])
+_ALWAYS_PERSONAL_RULES = (
+    "lab.value",
+    "lab.positive_negative",
+    "icd10.code",
+    "icd10.context",
+    "dose.unknown_drug",
+    "field.value",
+)
+_STOPS = ".!?\n"
+
+
+def sentence_bounds(lower: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence (or line) around ``lower[start:end]``, at most 200 characters either side."""
+    low = max(0, start - 200)
+    begin = max(lower.rfind(stop, low, start) for stop in _STOPS) + 1
+    if begin == 0:
+        begin = low
+    high = min(len(lower), end + 200)
+    stops = [i for i in (lower.find(stop, end, high) for stop in _STOPS) if i != -1]
+    return begin, (min(stops) if stops else high)
+
+
+def _cue_starts(ctx: ScanContext, kind: str) -> list[int]:
+    starts = ctx.cache.get(kind)
+    if starts is None:
+        starts = ctx.cache[kind] = sorted(start for start, _, _ in ctx.hits.get(kind, ()))
+    return starts
+
+
+def _count(starts: list[int], begin: int, stop: int) -> int:
+    return bisect_left(starts, stop) - bisect_left(starts, begin)
+
+
+def about_the_person(ctx: ScanContext, start: int, end: int, anchors: list[tuple[int, int]], evidence: int = 0) -> bool:
+    """Whether the sentence around ``start:end`` is about someone's own care (see above).
+    ``anchors`` are the spans of dates and names in the text: one in the sentence counts for it;
+    ``evidence`` is what the caller already knows for it (a phrase of care counts 2)."""
+    begin, stop = sentence_bounds(ctx.lower, start, end)
+    personal = evidence + 2 * _count(_cue_starts(ctx, PERSONAL_CUE), begin, stop)
+    personal += 1 if _count(_cue_starts(ctx, YOU_CUE), begin, stop) else 0
+    personal += sum(1 for a, b in anchors if begin <= a and b <= stop and not (a <= start < b))
+    general = 2 * _count(_cue_starts(ctx, GENERAL_CUE), begin, stop)
+    return personal >= general
+
+
+_TITLE_CASE_AROUND = re.compile(r"(?:[A-Z][\w'’-]*[ \t]+){1,}$")
+_TITLE_CASE_AFTER = re.compile(r"[ \t]+(?:(?:of|and|for|in|the|&)[ \t]+)?[A-Z][\w'’-]*")
+
+
+def _in_a_title(ctx: ScanContext, f: Finding) -> bool:
+    """ "Grand Rounds: Advances in Stroke Care", "Diabetes Awareness Month": a capitalised term
+    inside a run of capitalised words names an event, a class or a campaign."""
+    text = ctx.text
+    if not text[f.start].isupper():
+        return False
+    before = _TITLE_CASE_AROUND.search(text, max(0, f.start - 40), f.start)
+    after = _TITLE_CASE_AFTER.match(text, f.end)
+    if before is not None and before.group().split()[-1].lower() in _TITLE_OPENERS:
+        before = None
+    return after is not None and (before is not None or text[f.end : after.end()].split()[-1].lower() in _TITLE_NOUNS)
+
+
+_TITLE_OPENERS = frozenset(["dear", "hi", "hello", "your", "our", "the", "a", "an", "diagnosis"])
+_TITLE_NOUNS = frozenset(
+    words(
+        "awareness month week day care self-management management support class classes program programme "
+        "workshop seminar webinar series basics month's walk run fair clinic center centre institute "
+        "foundation society association unit team network alliance education network summit conference "
+        "rounds"
+    )
+)
+
+
+def mark_general(ctx: ScanContext, findings: list[Finding], anchors: list[tuple[int, int]]) -> list[Finding]:
+    """``findings`` with those in general sentences re-ruled ``.../general``."""
+    out = []
+    for f in findings:
+        if (
+            f.rule in _ALWAYS_PERSONAL_RULES
+            or (f.type == MEDICATION and any(c.isdigit() for c in ctx.text[f.start : f.end]))
+            or (not _in_a_title(ctx, f) and about_the_person(ctx, f.start, f.end, anchors))
+        ):
+            out.append(f)
+        else:
+            out.append(Finding(f.type, f.start, f.end, f.confidence * 0.5, f.rule + GENERAL))
+    return out
+
+
+def health_findings(ctx: ScanContext) -> list[Finding]:
+    """Health findings, unmarked (``mark_general`` then tells the general ones)."""
+    found: list[Finding] = []
+    _dictionary(ctx, found)
+    _doses(ctx, found)
+    _lab_results(ctx, found)
+    _icd_codes(ctx, found)
+    _word_forms(ctx, found)
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Terms no dictionary lists, recognised by their form: medical word endings ("angioedema",
+# "spirometry", "cholecystectomy"), eponymous diseases ("Gaucher disease"), injuries ("torn
+# meniscus"), tests named by what they examine ("hearing evaluation", "lipid panel"), and a test
+# followed by its reading ("Lyme antibody positive", "blood cultures no growth").
+
+_CONDITION_ENDINGS = (
+    "itis",
+    "osis",
+    "emia",
+    "aemia",
+    "oma",
+    "omas",
+    "pathy",
+    "pathies",
+    "plasia",
+    "algia",
+    "edema",
+    "oedema",
+    "trophy",
+    "uria",
+    "penia",
+    "rrhea",
+    "rrhoea",
+    "rrhage",
+    "megaly",
+    "ectasis",
+    "sclerosis",
+    "stenosis",
+    "cele",
+)
+_PROCEDURE_ENDINGS = (
+    "ectomy",
+    "ectomies",
+    "otomy",
+    "ostomy",
+    "oscopy",
+    "oscopies",
+    "plasty",
+    "graphy",
+    "metry",
+    "centesis",
+    "gram",
+    "grams",
+    "therapy",
+)
+_NOT_MEDICAL = frozenset(
+    words(
+        "diagnosis prognosis hypnosis osmosis symbiosis metamorphosis apotheosis diploma diplomas aroma "
+        "aromas oklahoma tacoma sonoma paloma soma stoma empathy sympathy apathy telepathy antipathy "
+        "nostalgia trophy photography geography biography bibliography calligraphy choreography "
+        "demography typography cinematography autobiography orthography topography stenography "
+        "lexicography oceanography cartography cryptography videography discography filmography geometry "
+        "symmetry asymmetry trigonometry psychometry program programs diagram diagrams instagram telegram "
+        "telegrams kilogram kilograms milligram milligrams microgram micrograms nanogram nanograms "
+        "histogram histograms hologram anagram epigram monogram pictogram cryptogram ideogram "
+        "parallelogram gram grams therapy therapies cele excel parcel"
+    )
+)
+TABLE.add_endings(HEALTH_CUE, _CONDITION_ENDINGS, "ending_condition")
+TABLE.add_endings(HEALTH_CUE, _PROCEDURE_ENDINGS, "ending_procedure")
+TABLE.add(HEALTH_CUE, ["disease", "syndrome", "disorder", "palsy", "anomaly", "deficiency"], "eponym")
+TABLE.add(
+    HEALTH_CUE,
+    [
+        "torn",
+        "broken",
+        "fractured",
+        "sprained",
+        "dislocated",
+        "ruptured",
+        "herniated",
+        "pulled",
+        "strained",
+        "bruised",
+        "injured",
+        "separated",
+        "cracked",
+        "hurt",
+    ],
+    "injury",
+)
+TABLE.add(
+    HEALTH_CUE,
+    ["evaluation", "assessment", "study", "studies", "panel", "test", "testing", "screening", "exam", "examination"],
+    "test_noun",
+)
+TABLE.add(
+    HEALTH_CUE,
+    [
+        "strain",
+        "sprain",
+        "fracture",
+        "tear",
+        "contusion",
+        "laceration",
+        "abrasion",
+        "dislocation",
+        "sore",
+        "ulcer",
+        "wound",
+        "burn",
+        "injury",
+        "break",
+    ],
+    "injury_noun",
+)
+# Clinical field labels: what follows "Diagnosis:" is a condition, "Treatment:" a procedure.
+_FIELD_TYPES = {
+    "diagnosis": CONDITION,
+    "diagnoses": CONDITION,
+    "dx": CONDITION,
+    "diagnosis on order": CONDITION,
+    "injuries reported": CONDITION,
+    "injury": CONDITION,
+    "injuries": CONDITION,
+    "condition": CONDITION,
+    "conditions": CONDITION,
+    "reason for referral": CONDITION,
+    "reason for visit": CONDITION,
+    "chief complaint": CONDITION,
+    "problem": CONDITION,
+    "problems": CONDITION,
+    "allergies": CONDITION,
+    "treatment": PROCEDURE,
+    "procedure": PROCEDURE,
+    "procedures": PROCEDURE,
+    "procedures performed": PROCEDURE,
+    "procedure performed": PROCEDURE,
+    "test ordered": PROCEDURE,
+    "tests ordered": PROCEDURE,
+    "surgery": PROCEDURE,
+    "imaging": PROCEDURE,
+    "therapy": PROCEDURE,
+    "medication": MEDICATION,
+    "medications": MEDICATION,
+    "drug": MEDICATION,
+    "prescribed": MEDICATION,
+}
+for _label, _type in _FIELD_TYPES.items():
+    TABLE.add(HEALTH_CUE, [_label], ("field", _type))
+_FIELD_VALUE = re.compile(
+    r"[ \t]*:[ \t]*(?:\n[ \t]*(?:[•*-][ \t]*)?)?([A-Za-z][^\n(;:|]{2,60}?)[ \t]*(?=[\n(;|]|\.(?:\s|$)|,[ \t]+(?:and|"
+    r"stage)|$)"
+)
+TABLE.add(
+    HEALTH_CUE,
+    [
+        "positive",
+        "negative",
+        "reactive",
+        "nonreactive",
+        "non reactive",
+        "detected",
+        "not detected",
+        "no growth",
+        "abnormal",
+        "unremarkable",
+        "benign",
+        "malignant",
+        "inconclusive",
+    ],
+    "reading",
+)
+
+_WORD_START = re.compile(r"[A-Za-z][A-Za-z'-]*$")
+_EPONYM = re.compile(r"((?:[{'A-Z'}][a-zà-ÿ]+(?:-[A-Z][a-zà-ÿ]+)*(?:['’]s)?[ \t]+){1,3})$".replace("{'A-Z'}", "A-Z"))
+_BODY_PART = (
+    r"(?:(?:left|right|lower|upper)[ \t]+)?(?:acl|mcl|pcl|meniscus|ligament|tendon|achilles(?:[ \t]+tendon)?|"
+    r"rotator[ \t]+cuff|"
+    r"labrum|cartilage|hamstring|quad|quadriceps|calf|groin|muscle|disc|disk|vertebra|spine|back|neck|shoulder|"
+    r"collarbone|clavicle|elbow|arm|forearm|wrist|hand|finger|thumb|rib|ribs|hip|pelvis|femur|thigh|knee|"
+    r"kneecap|leg|shin|tibia|fibula|ankle|foot|heel|toe|jaw|nose|skull|eardrum|tooth|teeth|ulna|radius|"
+    r"humerus|sternum|tailbone|coccyx)\b"
+)
+_INJURY_REGION = re.compile(
+    r"\b(?:(?:lumbar|cervical|thoracic|sacral|spinal|pelvic|abdominal|groin|facial|scalp|hip|knee|ankle|wrist|"
+    r"shoulder|elbow|hamstring|calf|neck|back|head|chest|rib|foot|hand|finger|toe|skin|stress|pressure|"
+    r"diabetic|venous|leg|rotator[ \t]+cuff|acl|mcl|meniscus|labral|achilles|corneal|partial|complete|"
+    r"compound|hairline|greenstick|comminuted|second-degree|third-degree|first-degree)[ \t]+)+$",
+    re.I,
+)
+_INJURY = re.compile(rf"[ \t]+(?:(?:his|her|their|your|the|a|an)[ \t]+)?{_BODY_PART}", re.I)
+_TEST_QUALIFIER = re.compile(
+    r"(?:(?:hearing|vision|eye|speech|swallow|swallowing|balance|memory|cognitive|developmental|psychological|"
+    r"neuropsychological|psychiatric|cardiac|cardiology|pulmonary|lung[ \t]+function|nerve[ \t]+conduction|sleep|"
+    r"allergy|gait|urodynamic|sweat|stress|fall[ \t]+risk|lipid|metabolic|comprehensive[ \t]+metabolic|"
+    r"basic[ \t]+metabolic|"
+    r"thyroid|hepatic|liver|renal|kidney|electrolyte|coagulation|iron|respiratory|drug|std|sti|hepatitis|genetic|"
+    r"prenatal|glucose|a1c|hemoglobin[ \t]+a1c|hba1c|cholesterol|psa|hiv|covid(?:-19)?|strep|tb|tuberculosis|"
+    r"pregnancy|urine|stool|blood|bone[ \t]+density|hearing[ \t]+aid|audiology|vestibular|mental[ \t]+health|"
+    r"depression|anxiety|autism|adhd|dementia|fitness[ \t]+for[ \t]+duty|pre-?operative|pre-?surgical|"
+    r"cancer|colorectal[ \t]+cancer|breast[ \t]+cancer|lung[ \t]+cancer|skin[ \t]+cancer|cervical[ \t]+cancer|"
+    r"prostate[ \t]+cancer|diabetic[ \t]+eye|diabetic[ \t]+foot|foot|skin|dental|oral)[ \t]+)$",
+    re.I,
+)
+_TEST_NOUN_BEFORE = re.compile(
+    r"((?:[\w-]+[ \t]+){0,2}(?:antibod(?:y|ies)|cultures?|tests?|screen(?:ing)?|panel|swab|pcr|antigen|titers?|"
+    r"titres?|smear|biopsy|scan|x-?ray|mammogram|ultrasound|mri|ct|urinalysis|stool|specimen|pap|imaging|"
+    r"results?|levels?|a1c|hba1c|ldl|psa|tsh)\b(?:[ \t]+(?:is|was|were|are|came[ \t]+back|returned|showed|"
+    r"shows))?[ \t]*)$",
+    re.I,
+)
+
+
+_NOT_EPONYM = _NOT_NAME | frozenset(
+    words(
+        "also and with has have had of in on for from rare chronic acute heart lung kidney liver this "
+        "that these those such"
+    )
+)
+_DETERMINERS = frozenset(words("your the a an my his her their our its this that these those"))
+
+
+def _word_start(ctx: ScanContext, start: int) -> int:
+    match = _WORD_START.search(ctx.text, max(0, start - 40), start)
+    return match.start() if match is not None else start
+
+
+def _word_forms(ctx: ScanContext, out: list[Finding]) -> None:
+    text = ctx.text
+    covered = [(f.start, f.end) for f in out]
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= a or start >= b for a, b in covered)
+
+    for start, end, argument in ctx.hits.get(HEALTH_CUE, ()):
+        found: Finding | None = None
+        if argument in ("ending_condition", "ending_procedure"):
+            begin = _word_start(ctx, start)
+            word = ctx.lower[begin:end]
+            if end - begin < len(word) or word in _NOT_MEDICAL or end - begin < (end - start) + 3 or "-" in word[:1]:
+                continue
+            kind = CONDITION if argument == "ending_condition" else PROCEDURE
+            found = Finding(kind, begin, end, 0.6, f"form.{kind.lower()}_ending")
+        elif argument == "eponym":
+            if not text[start].islower():
+                continue
+            before = _EPONYM.search(text, max(0, start - 50), start)
+            if before is None:
+                continue
+            begin = before.start(1)
+            while begin < start:
+                first = text[begin:start].split()[0]
+                if first.lower().rstrip("'’s") not in _NOT_EPONYM:
+                    break
+                begin += len(first)
+                while begin < start and text[begin] in " \t":
+                    begin += 1
+            if begin >= start:
+                continue
+            found = Finding(CONDITION, begin, end, 0.7, "form.eponym")
+        elif argument == "injury":
+            part = _INJURY.match(text, end)
+            if part is None:
+                continue
+            found = Finding(CONDITION, start, part.end(), 0.7, "form.injury")
+        elif argument == "test_noun":
+            qualifier = _TEST_QUALIFIER.search(text, max(0, start - 40), start)
+            if qualifier is None:
+                continue
+            found = Finding(PROCEDURE, qualifier.start(), end, 0.7, "form.test")
+        elif argument == "injury_noun":
+            region = _INJURY_REGION.search(text, max(0, start - 40), start)
+            if region is None:
+                continue
+            found = Finding(CONDITION, region.start(), end, 0.7, "form.injury")
+        elif argument.__class__ is tuple and argument[0] == "field":
+            if not text[start].isupper() and (start == 0 or text[start - 1] != "\n"):
+                continue  # a label opens its line or is capitalised ("Diagnosis: ...")
+            value = _FIELD_VALUE.match(text, end)
+            if value is None or value.group(1).lower().startswith(("none", "n/a", "see ", "no ", "not ")):
+                continue
+            found = Finding(argument[1], value.start(1), value.end(1), 0.65, "field.value")
+        elif argument == "reading":
+            noun = _TEST_NOUN_BEFORE.search(text, max(0, start - 60), start)
+            if noun is None or "\n" in text[noun.start(1) : start]:
+                continue
+            begin = noun.start(1)
+            head = text[begin:start].split()
+            while head and head[0].lower() in _DETERMINERS:
+                begin = text.index(head[1], begin + len(head[0])) if len(head) > 1 else start
+                head = head[1:]
+            found = Finding(LAB_RESULT, begin, end, 0.7, "lab.reading")
+        if found is not None and free(found.start, found.end):
+            out.append(found)
+            covered.append((found.start, found.end))
+
+
+# --------------------------------------------------------------------------------------------
+# Health context: the message is about someone's care even where no term is named.
+
+_CARE_NOUN = (
+    r"(?:appointments?|appt|check-?ups?|checkups?|exams?|examinations?|consultations?|consults?|"
+    r"procedures?|surgery|surgeries|operations?|screenings?|tests?|lab\s+work|labs|blood\s?work|results?|"
+    r"prescriptions?|refills?|treatments?|therapy|therapies|infusions?|vaccinations?|immuni[sz]ations?|"
+    r"bills?|statements?|invoices?|balance|co-?pays?|co-?payments?|claims?|eob|explanation\s+of\s+benefits|"
+    r"diagnosis|care\s+plan|treatment\s+plan|referrals?|admission|discharge|hospital\s+stay|biopsy|mri|"
+    r"x-?rays?|ultrasound|pathology\s+report|follow-?up|pre-?op|post-?op|recovery|condition|symptoms|dose|dosage|"
+    r"injections?|pregnancy|telehealth\s+visit|virtual\s+visit|video\s+visit|dental\s+cleaning|hearing\s+aids?|"
+    r"specimen|insurance\s+claim|prior\s+authori[sz]ation|supplies|supply\s+order|test\s+strips|"
+    r"annual\s+(?:physical|exam|wellness\s+visit)|physical|wellness\s+(?:visit|exam)|mammogram|colonoscopy|"
+    r"flu\s+shot|vaccine|booster|e-?visit|(?:upcoming|scheduled|recent|last|today's|missed|cancell?ed|"
+    r"rescheduled)\s+visit)"
+)
+# Phrases of care, each with the words it may start with: the automaton finds those words and only
+# the phrases starting with the word found are tried there (searching the whole text with every
+# phrase would cost more than the rest of the scan).
+_CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
+    ("your", rf"your[ \t]+(?:[a-z0-9'-]+[ \t]+){{0,2}}?{_CARE_NOUN}\b"),
+    (
+        "your",
+        r"your[ \t]+(?:next|first|upcoming|scheduled)[ \t]+(?:appointment|appt|visit)[ \t]+(?:is|on|with|at|has|"
+        r"will)\b",
+    ),
+    (
+        "your",
+        r"your[ \t]+(?:recent[ \t]+)?(?:visit|appointment|appt|stay)[ \t]+(?:with|on|to\s+(?:see|dr)|at|yesterday|"
+        r"today|last)\b",
+    ),
+    ("your", r"your\s+doctor\s+(?:has|ordered|prescribed|referred|recommends|wants)\b"),
+    (
+        "medication medications medicine medicines refill refills order prescription prescriptions",
+        r"(?:medications?|medicines?|refills?|order|prescriptions?)\s+(?:is|are)\s+(?:ready|waiting|on\s+hold)\b",
+    ),
+    (
+        "appointment appt visit procedure surgery exam consultation check checkup",
+        r"(?:appointment|appt|visit|procedure|surgery|exam|consultation|check-?up)\s+(?:is|has\s+been|was|will\s+be)\s+"
+        r"(?:confirmed|scheduled|booked|rescheduled|cancell?ed|moved|changed|set|coming\s+up|tomorrow|today)",
+    ),
+    (
+        "appointment appt visit",
+        r"(?:appointment|appt|visit)\s+(?:reminder|confirmation|on|for\s+(?:your|you)|with\s+(?:dr|doctor|nurse|"
+        r"your))\b",
+    ),
+    ("reminder remind", r"(?:reminder|remind\s+you)\b[^.\n]{0,40}\b(?:appointment|appt|visit)\b"),
+    (
+        "you",
+        r"you(?:\s+are|\s+were|\s+have\s+been|['’]re|\s+will\s+be|['’]ll\s+be)\s+(?:all\s+set|scheduled|booked|due|"
+        r"overdue|admitted|discharged|diagnosed|prescribed|referred|seen|treated|checked\s+in|approved\s+for|"
+        r"cleared\s+for|confirmed)\b",
+    ),
+    (
+        "booking appointment appt visit reservation",
+        r"(?:booking|appointment|appt|visit|reservation)\s+(?:is\s+)?confirmed\b",
+    ),
+    (
+        "you",
+        r"you\s+(?:have|had)\s+(?:an?\s+)?(?:upcoming\s+|scheduled\s+|new\s+)?(?:appointment|appt|visit|procedure|"
+        r"surgery|test|referral|balance|prescription)\b",
+    ),
+    (
+        "has have",
+        r"(?:has|have)\s+(?:an?\s+)?(?:upcoming\s+|scheduled\s+)?(?:appointment|appt|visit|cleaning|procedure|surgery|"
+        r"exam|check-?up|screening|session|consultation|follow-?up)\s+(?:on|at|with|scheduled|tomorrow|today|this|next)\b",
+    ),
+    (
+        "we",
+        r"we\s+(?:have\s+)?(?:scheduled|booked|received\s+your|reviewed\s+your|processed\s+your|filled\s+your|"
+        r"sent\s+your|shipped\s+your|mailed\s+your)\b",
+    ),
+    ("due overdue", r"(?:due|overdue)\s+for\s+(?:your|a|an|the)?\s*[\w-]+"),
+    ("time", r"time\s+(?:for|to\s+schedule|to\s+book)\s+your\b"),
+    ("records", r"records\s+show\s+(?:that\s+)?you\s+(?:are|were|have|haven't|had|last|missed|did)\b"),
+    (
+        "have haven has hasn",
+        r"(?:have\s+not|haven't|has\s+not|hasn't)\s+(?:yet\s+)?(?:had|received|completed|scheduled|picked\s+up)\b",
+    ),
+    (
+        "supplies supply test refill cpap",
+        r"(?:supplies|supply\s+order|test\s+strips|cpap\s+supplies|refill\s+order)\s+(?:has|have|is|are|was|were|"
+        r"will)\b",
+    ),
+    (
+        "test lab biopsy imaging pathology screening blood bloodwork x xray mri scan ct culture",
+        r"(?:test|lab|biopsy|imaging|pathology|screening|blood\s?work|x-?ray|mri|scan|ct|culture)\s+results?\b",
+    ),
+    (
+        "result results",
+        r"results?\s+(?:are|is|were|was)\s+(?:now\s+)?(?:ready|available|in|back|normal|abnormal|positive|negative|"
+        r"elevated|within)",
+    ),
+    (
+        "prescription prescriptions",
+        r"prescriptions?\b[^.\n]{0,40}\b(?:ready|filled|refill|refilled|pick\s?-?up|picked\s+up|transferred|renewal|"
+        r"renew|renewed|expired|expiring|sent|on\s+hold|due)\b",
+    ),
+    ("ready", r"ready\s+for\s+pick\s?-?\s?up\b"),
+    (
+        "diagnosis diagnoses injury injuries treatment procedure procedures condition conditions reason chief "
+        "symptoms medication medications allergies prescribed result results vitals immunizations immunisations",
+        r"(?:diagnos[ie]s|injur(?:y|ies)(?:\s+reported)?|treatment|procedures?(?:\s+performed)?|conditions?|"
+        r"reason\s+for\s+(?:visit|referral)|chief\s+complaint|symptoms|medications?|allergies|prescribed|"
+        r"results?|vitals|immuni[sz]ations)\s*:",
+    ),
+    ("refill refills", r"refills?\s+(?:remaining|left|available|due|request|requested|approved|denied)\b"),
+    (
+        "amount balance patient date dates services statement billed insurance past outstanding visit after "
+        "discharge hospital inpatient emergency er urgent appointment check arrival pre preop post postop prep bowel "
+        "fasting care treatment",
+        r"(?:amount\s+due|balance\s+due|patient\s+responsibility|dates?\s+of\s+service|services\s+rendered|"
+        r"statement\s+of\s+services|billed\s+to\s+your\s+insurance|insurance\s+(?:paid|adjustment|payment)|"
+        r"past\s+due\s+balance|outstanding\s+balance|visit\s+summary|after[- ]visit\s+summary|discharge\s+"
+        r"(?:instructions|summary|papers)|hospital\s+stay|inpatient\s+stay|emergency\s+(?:room|department)\s+visit|"
+        r"er\s+visit|urgent\s+care\s+visit|date\s+of\s+visit|visit\s+date|appointment\s+(?:date|time|details)|"
+        r"check-?in\s+time|arrival\s+time|pre-?op(?:erative)?\s+instructions|post-?op(?:erative)?\s+instructions|"
+        r"prep\s+instructions|bowel\s+prep|fasting\s+instructions|care\s+instructions|treatment\s+plan|care\s+plan)\b",
+    ),
+    (
+        "bill statement invoice charge charges payment balance",
+        r"(?:bill|statement|invoice|charges?|payment|balance)\s+for\s+(?:your\s+)?(?:recent\s+)?(?:visit|services|care|"
+        r"treatment|procedure|stay|appointment|surgery|exam|lab\s+work|test)\b",
+    ),
+    (
+        "diagnosed diagnosis treated admitted discharged prescribed referred dispensed pharmacist",
+        r"(?:diagnosed\s+with|diagnosis\s+of|treated\s+for|admitted\s+(?:to|on|for)|discharged\s+(?:from|on)|"
+        r"prescribed\s+(?:you|for|a|an|the)|referred\s+(?:you\s+)?to\s+(?:dr|a|an|our)|dispensed|"
+        r"pharmacist\s+(?:has|will))\b",
+    ),
+)
+
+
+def _context_patterns() -> dict[str, re.Pattern[str]]:
+    by_word: dict[str, list[str]] = {}
+    for starts, phrase in _CONTEXT_PHRASES:
+        for word in starts.split():
+            by_word.setdefault(word, []).append(phrase)
+    return {word: re.compile("|".join(f"(?:{p})" for p in phrases), re.I) for word, phrases in by_word.items()}
+
+
+_CONTEXT_BY_WORD = _context_patterns()
+for _word in _CONTEXT_BY_WORD:
+    TABLE.add(HEALTH_CUE, [_word], ("context", _word))
+
+
+def health_context(ctx: ScanContext, anchors: list[tuple[int, int]] | None = None) -> bool:
+    """Whether some phrase of care (see ``_CONTEXT_PHRASES``) stands in a sentence about the person.
+    ``anchors``: spans of dates and names, as for ``about_the_person``."""
+    text = ctx.text
+    for start, _, argument in ctx.hits.get(HEALTH_CUE, ()):
+        if argument.__class__ is not tuple or argument[0] != "context":
+            continue
+        found = _CONTEXT_BY_WORD[argument[1]].match(text, start)
+        if found is not None and about_the_person(ctx, found.start(), found.end(), anchors or [], evidence=2):
+            return True
+    return False
+
+
+def has_health_context(text: str) -> bool:
+    """True when the text is about someone's care beyond any named term: an appointment or visit,
+    a bill or statement for care, a prescription being ready, results being available..."""
+    return bool(text) and health_context(ScanContext.of(text))
