@@ -109,6 +109,13 @@ ACTIONS: dict[str, str] = {
     "encryption.key_rotation_started": "An admin started re-encrypting the organisation's data under a new key.",
     "encryption.key_rotation_finished": "Re-encryption under the new key finished.",
     "encryption.keys_destroyed": "An admin destroyed all of the organisation's keys (crypto-shredding).",
+    # Protection policy and quarantine
+    "protection.policy_changed": "An admin changed the protection policy; the details name the settings and values.",
+    "protection.simulated": "The protection simulator was run (level, action and finding count only; never the text).",
+    "quarantine.held": "The protection policy held a message for compliance review (finding types and reason codes).",
+    "quarantine.viewed": "A compliance officer opened a held message (its subject and body, with PHI).",
+    "quarantine.released": "A compliance officer released a held message: it may now be sent.",
+    "quarantine.rejected": "A compliance officer rejected a held message: it will not be sent.",
     # BAA
     "baa.drafted": "An admin prepared a business associate agreement on a published version, for signature.",
     "baa.signed": "An admin signed the business associate agreement (the details hold the text's SHA-256).",

@@ -11,13 +11,17 @@ The model needs a ``tenant`` and a primary key assigned before saving (``TenantM
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
-from encryption.aead import FieldContext, decrypt_text, encrypt_text, key_version_of
-from encryption.blind_index import blind_index
 from tenants.context import TenantMismatch, require_current_tenant
+
+if TYPE_CHECKING:
+    from encryption.aead import FieldContext
+
+# The crypto core (aead, blind_index, keyring) is imported where it is used: it needs
+# ``encryption.models``, which itself has models with encrypted fields.
 
 
 class StoredCiphertext(bytes):
@@ -33,6 +37,8 @@ def _tenant_of(instance: models.Model) -> Any:
 
 
 def _context(instance: models.Model, field_name: str) -> FieldContext:
+    from encryption.aead import FieldContext
+
     return FieldContext(instance._meta.db_table, field_name, str(instance.pk))
 
 
@@ -45,6 +51,8 @@ class _EncryptedAttribute:
             return self
         value = instance.__dict__.get(self.field.attname)
         if isinstance(value, StoredCiphertext):
+            from encryption.aead import decrypt_text
+
             value = decrypt_text(_tenant_of(instance), _context(instance, self.field.name), bytes(value))  # type: ignore[attr-defined]
             instance.__dict__[self.field.attname] = value
         return value
@@ -83,6 +91,8 @@ class EncryptedTextField(models.BinaryField):
             return None
         if isinstance(value, StoredCiphertext):
             return bytes(value)
+        from encryption.aead import encrypt_text
+
         return encrypt_text(_tenant_of(model_instance), _context(model_instance, self.name), value)  # type: ignore[attr-defined]
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
@@ -125,6 +135,8 @@ class BlindIndexField(models.CharField):
     def pre_save(self, model_instance: models.Model, add: bool) -> str:
         plaintext = model_instance.__dict__.get(self.source)
         if isinstance(plaintext, str):
+            from encryption.blind_index import blind_index
+
             value = blind_index(_tenant_of(model_instance), self.index_name(type(model_instance)), plaintext)  # type: ignore[attr-defined]
             setattr(model_instance, self.attname, value)
             return value
@@ -136,11 +148,15 @@ def blind_index_for(model: type[models.Model], field_name: str, tenant: Any, val
     field = model._meta.get_field(field_name)
     if not isinstance(field, BlindIndexField):
         raise TypeError(f"{model.__name__}.{field_name} is not a blind index.")
+    from encryption.blind_index import blind_index
+
     return blind_index(tenant, field.index_name(model), value)
 
 
 def stored_key_version(value: Any) -> int | None:
     """The data-key version a stored ciphertext was made with (without decrypting)."""
     if isinstance(value, StoredCiphertext):
+        from encryption.aead import key_version_of
+
         return key_version_of(bytes(value))
     return None

@@ -1,4 +1,4 @@
-"""Key rotation and crypto-shredding.
+"""Key rotation and crypto-shredding; changes to the protection policy.
 
 Rotation: a new data-key version encrypts from now on; a Celery task re-encrypts existing rows
 in batches (row locks, so concurrent writers lose nothing) with its progress recorded; when no
@@ -14,14 +14,15 @@ from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from audit.services import Target, actor_for_user, record, system_actor
+from audit.services import Actor, Target, actor_for_user, record, system_actor
 from authn.models import User
-from encryption import keyring
+from consent.purposes import purpose_keys
+from encryption import keyring, protection
 from encryption.fields import EncryptedTextField, StoredCiphertext, stored_key_version
-from encryption.models import KeyPurpose, KeyRotation, KeyStatus, RotationStatus, TenantKey
+from encryption.models import KeyPurpose, KeyRotation, KeyStatus, ProtectionPolicy, RotationStatus, TenantKey
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
 
@@ -201,3 +202,110 @@ def tenant_keys_destroy(*, tenant: Organisation, actor: User, confirmation: str)
     transaction.on_commit(lambda: keyring.forget_cached_keys(tenant.pk))
     keyring.forget_cached_keys(tenant.pk)
     return destroyed
+
+
+# --- Protection policy ------------------------------------------------------------------------
+
+PROTECTION_SETTINGS = (
+    "honour_unencrypted_preference",
+    "escrow_all_phi",
+    "require_tls13",
+    "pii_requires_verified_tls",
+    "dense_threshold",
+    "phi_in_marketing",
+    "phi_outside_phi_purposes",
+    "rules",
+)
+_BOOLEAN_SETTINGS = frozenset(
+    {"honour_unencrypted_preference", "escrow_all_phi", "require_tls13", "pii_requires_verified_tls"}
+)
+
+
+def _protection_values(tenant: Organisation, policy: ProtectionPolicy, fields: dict[str, Any]) -> dict[str, Any]:
+    """The policy's settings with ``fields`` applied, validated; a ``ValidationError`` holds
+    every refusal by field."""
+    unknown = set(fields) - set(PROTECTION_SETTINGS)
+    if unknown:
+        raise ValidationError({"__all__": [f"Unknown settings: {', '.join(sorted(unknown))}."]})
+    values = {name: fields.get(name, getattr(policy, name)) for name in PROTECTION_SETTINGS}
+    errors: dict[str, list[str]] = {}
+    for name in _BOOLEAN_SETTINGS:
+        if not isinstance(values[name], bool):
+            errors[name] = ["Yes or no."]
+    threshold = values["dense_threshold"]
+    if not isinstance(threshold, int) or isinstance(threshold, bool):
+        errors["dense_threshold"] = ["A whole number."]
+    elif not protection.MIN_DENSE_THRESHOLD <= threshold <= protection.MAX_DENSE_THRESHOLD:
+        errors["dense_threshold"] = [
+            f"Between {protection.MIN_DENSE_THRESHOLD} and {protection.MAX_DENSE_THRESHOLD} kinds of identifier."
+        ]
+    for name in ("phi_in_marketing", "phi_outside_phi_purposes"):
+        if values[name] not in protection.HOLD_CHOICES:
+            errors[name] = [f"One of {', '.join(protection.HOLD_CHOICES)}."]
+    try:
+        rules = protection.rules_from_json(values["rules"])
+    except protection.InvalidRule as error:
+        errors["rules"] = [str(error)]
+    else:
+        known = purpose_keys(tenant=tenant, include_archived=True)
+        strangers = sorted({rule.value for rule in rules if rule.kind == protection.RULE_PURPOSE} - known)
+        if strangers:
+            errors["rules"] = [f"No purpose has the key “{key}”." for key in strangers]
+        values["rules"] = [rule.as_json() for rule in rules]
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+def _audit_value(name: str, value: Any) -> Any:
+    if name == "rules":
+        return [protection.ProtectionRule(**rule).label for rule in value]
+    return value
+
+
+@transaction.atomic
+def protection_policy_update(*, tenant: Organisation, actor: User, **fields: Any) -> ProtectionPolicy:
+    """Change the organisation's protection policy. Raises ``ValidationError`` (by field) for bad
+    values. Audited as ``protection.policy_changed`` with the changed settings' names and new
+    values (rules as ``kind:value:action``); nothing is written when nothing changed."""
+    require_tenant_is_current(tenant)
+    policy = ProtectionPolicy.objects.for_tenant(tenant).select_for_update().first()
+    if policy is None:
+        policy = ProtectionPolicy(tenant=tenant)
+    values = _protection_values(tenant, policy, fields)
+    changed = [name for name in PROTECTION_SETTINGS if getattr(policy, name) != values[name]]
+    if not changed:
+        return policy
+    for name in changed:
+        setattr(policy, name, values[name])
+    policy.updated_by = actor
+    try:
+        with transaction.atomic():
+            policy.save()
+    except IntegrityError:
+        # Another admin saved the first policy at the same moment: apply the change to theirs.
+        policy = ProtectionPolicy.objects.for_tenant(tenant).select_for_update().get()
+        for name in changed:
+            setattr(policy, name, values[name])
+        policy.updated_by = actor
+        policy.save()
+    record(
+        tenant=tenant,
+        action="protection.policy_changed",
+        actor=actor_for_user(actor),
+        target=Target.of(policy),
+        details={"changed": changed, **{name: _audit_value(name, values[name]) for name in changed}},
+    )
+    return policy
+
+
+def protection_simulation_record(*, tenant: Organisation, actor: Actor, level: str, action: str, findings: int) -> None:
+    """Audit a simulator run: who, the level and decision and how many findings. The pasted text
+    is neither stored nor logged."""
+    require_tenant_is_current(tenant)
+    record(
+        tenant=tenant,
+        action="protection.simulated",
+        actor=actor,
+        details={"level": level, "decision": action, "findings": findings},
+    )

@@ -121,6 +121,17 @@ _PERMISSIONS = [
         "encryption.manage", "See encryption keys, rotate them, destroy them (crypto-shredding)", frozenset({ADMIN})
     ),
     Permission(
+        "protection.view",
+        "Read the protection policy (TLS, escrow, quarantine) and try it in the simulator",
+        frozenset({ADMIN, COMPLIANCE}),
+    ),
+    Permission("protection.manage", "Change the protection policy, after a passkey step-up", frozenset({ADMIN})),
+    Permission(
+        "quarantine.review",
+        "Review messages the protection policy held (PHI shown after a passkey step-up) and release or reject them",
+        frozenset({COMPLIANCE}),
+    ),
+    Permission(
         "baa.view",
         "See the business associate agreement, its history and signed copies, and the sub-processors",
         frozenset({ADMIN, COMPLIANCE}),

@@ -17,6 +17,7 @@ from django.urls import reverse
 from authn.models import ApiApplication, ApiToken
 from consent.tests import isolation as consent_isolation
 from consent.tests import public_support as consent_public
+from encryption.tests import support as encryption_support
 from templates.tests import isolation as templates_isolation
 from tenants.context import tenant_context
 from tenants.models import Membership
@@ -256,6 +257,11 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     ),
     "consent:optin_form_detail": ObjectRoute(consent_public.optin_form_kwargs, consent_public.optin_form_unchanged),
     "consent:optin_form_edit": ObjectRoute(consent_public.optin_form_kwargs, consent_public.optin_form_unchanged),
+    # Quarantine review (encryption)
+    **{
+        f"encryption:{name}": ObjectRoute(encryption_support.held_kwargs, encryption_support.still_held)
+        for name in ("quarantine_detail", "quarantine_release", "quarantine_reject")
+    },
     # Templates: review workflow, diff, test sends and the API
     **{
         f"templates:{name}": ObjectRoute(templates_isolation.template_kwargs, templates_isolation.template_unchanged)

@@ -43,11 +43,14 @@ def populated(world):
     from delivery.posture import recipient_domain_touch
     from encryption.aead import FieldContext, encrypt_text
     from encryption.services import data_key_rotate
+    from encryption.tests.support import protection_rows_in_every_table
     from templates.tests.support import template_rows_in_every_table
 
     for fixture in (world.a, world.b):
         consent_rows_in_every_table(fixture.tenant, make_contact(fixture.tenant))
         template_rows_in_every_table(fixture)
+        campaign_rows_in_every_table(fixture)
+        protection_rows_in_every_table(fixture)
         make_token(fixture.tenant, fixture.users[Role.ADMIN])  # also writes audit events
         with tenant_context(fixture.tenant):
             write_checkpoint(fixture.tenant)
