@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -51,6 +51,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from delivery.models import DomainTlsPosture, TenantRecipientDomain
+
+if TYPE_CHECKING:
+    from encryption.protection import DomainPosture
 
 logger = logging.getLogger(__name__)
 
@@ -1268,3 +1271,27 @@ def recipient_domains(*, tenant: Any, limit: int = 200) -> list[RecipientDomainR
         for row in DomainTlsPosture.objects.filter(domain__in=[r.domain for r in rows]).only("domain", "data")
     }
     return [RecipientDomainRow(r.domain, r.last_used_at, stored.get(r.domain)) for r in rows]
+
+
+def policy_posture(posture: TlsPosture) -> DomainPosture:
+    """A probed posture as the protection policy reads it. A domain the pipeline must refuse
+    (MTA-STS enforce mismatch, null MX, DANE mismatch) reads as no TLS: PHI then goes to
+    escrow, and the transport refuses to connect anyway."""
+    from encryption.protection import TLS_NONE, DomainPosture
+
+    tls = TLS_NONE if posture.delivery_refused else posture.tls
+    return DomainPosture(domain=posture.domain, tls=tls, tls_version=posture.tls_version if tls != TLS_NONE else None)
+
+
+def checked_domain_posture(*, tenant: Any, domain: str) -> DomainPosture | None:
+    """The stored posture of a domain this organisation checked or sent to, for the policy;
+    None otherwise. Another organisation's check never shows through: the domain must be on
+    this organisation's own list."""
+    from tenants.context import require_tenant_is_current
+
+    require_tenant_is_current(tenant)
+    domain = normalise_domain(domain)
+    if not TenantRecipientDomain.objects.for_tenant(tenant).filter(domain=domain).exists():
+        return None
+    stored = cached_posture(domain)
+    return policy_posture(stored) if stored is not None else None

@@ -10,9 +10,11 @@ from typing import Any
 from django import forms
 
 from consent.purposes import PurposeInfo
+from delivery.posture import checked_domain_posture
 from encryption import protection
 from encryption.models import HoldChoice, ProtectionPolicy
 from encryption.quarantine import MAX_NOTE_LENGTH
+from tenants.models import Organisation
 
 
 def rules_as_text(rules: Sequence[dict[str, str]]) -> str:
@@ -94,7 +96,9 @@ class ProtectionPolicyForm(forms.Form):
 
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+TLS_CHECKED = "checked"
 TLS_CHOICES = [
+    (TLS_CHECKED, "As last checked for this domain (Recipient domains page)"),
     (protection.TLS_VERIFIED, "Verified TLS (certificate valid for the MX, or MTA-STS / DANE)"),
     (protection.TLS_UNVERIFIED, "TLS without verification"),
     (protection.TLS_NONE, "No TLS"),
@@ -124,8 +128,10 @@ class SimulatorForm(forms.Form):
         required=False, label="The patient recorded that they accept PHI by ordinary (unencrypted) email"
     )
 
-    def __init__(self, *args: Any, purposes: Sequence[PurposeInfo], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, tenant: Organisation, purposes: Sequence[PurposeInfo], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.tenant = tenant
+        self.checked: protection.DomainPosture | None = None
         self.purposes = {purpose.key: purpose for purpose in purposes}
         self.fields["purpose"].choices = [(purpose.key, purpose.name) for purpose in purposes]  # type: ignore[attr-defined]
 
@@ -135,8 +141,22 @@ class SimulatorForm(forms.Form):
             raise forms.ValidationError("Enter a domain such as example.com.")
         return domain
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("tls") == TLS_CHECKED and data.get("domain"):
+            self.checked = checked_domain_posture(tenant=self.tenant, domain=data["domain"])
+            if self.checked is None:
+                self.add_error(
+                    "tls",
+                    "This organisation has not checked that domain yet: check it on the Recipient domains page, "
+                    "or choose its TLS by hand.",
+                )
+        return data
+
     def posture(self) -> protection.DomainPosture:
         data = self.cleaned_data
+        if data["tls"] == TLS_CHECKED and self.checked is not None:
+            return self.checked
         return protection.DomainPosture(
             domain=data["domain"], tls=data["tls"], tls_version=data.get("tls_version") or None
         )

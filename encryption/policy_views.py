@@ -83,7 +83,7 @@ def protection_policy_edit_view(request: TenantRequest) -> HttpResponse:
 def protection_simulator_view(request: TenantRequest) -> HttpResponse:
     tenant = request.tenant
     purposes = purposes_for(tenant=tenant)
-    form = SimulatorForm(request.POST if request.method == "POST" else None, purposes=purposes)
+    form = SimulatorForm(request.POST if request.method == "POST" else None, tenant=tenant, purposes=purposes)
     result = None
     if request.method == "POST" and form.is_valid():
         text = form.cleaned_data["text"]

@@ -59,7 +59,7 @@ def test_who_may_use_the_simulator(world, login, role, status):
     assert page.status_code == status
     assert client.post(SIMULATOR, _form()).status_code == status
     if status == 200:
-        assert "choose the domain's TLS by hand" in page.content.decode()
+        assert "Choose the domain's TLS by hand" in page.content.decode()
 
 
 def test_the_decision_reasons_and_escaped_highlights_are_shown(world, login, stub_classifier, caplog):
@@ -173,3 +173,76 @@ def test_with_the_real_classifier_the_page_shows_what_the_policy_decides(world, 
         assert code in body
     for finding in classification.findings:
         assert f'<mark title="{finding.type}">' in body
+
+
+def _stored_posture(domain: str, *, tls: str, version: str | None, refused: bool = False) -> None:
+    """A posture as a probe would have stored it (no network here)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from delivery.posture import TlsPosture, _store
+
+    now = timezone.now()
+    _store(
+        TlsPosture(
+            domain=domain,
+            mx_hosts=(f"mx.{domain}",),
+            mx_host=f"mx.{domain}",
+            tls=tls,
+            tls_version=version,
+            protocol=f"TLSv{version}" if version else None,
+            cipher=None,
+            certificate=None,
+            verification="webpki" if tls == "verified" else None,
+            mta_sts_mode="none",
+            mta_sts_policy=None,
+            dane=False,
+            delivery_refused=refused,
+            reasons=(),
+            checked_at=now,
+            expires_at=now + timedelta(hours=1),
+        ),
+        requested=True,
+    )
+
+
+def _checked_by(fixture, domain: str) -> None:
+    from delivery.posture import recipient_domain_touch
+
+    with tenant_context(fixture.tenant):
+        recipient_domain_touch(tenant=fixture.tenant, domain=domain)
+
+
+def test_a_checked_domain_s_stored_posture_drives_the_decision(world, login, stub_classifier):
+    _stored_posture("verified.example", tls="verified", version="1.3")
+    _stored_posture("plain.example", tls="none", version=None)
+    _checked_by(world.a, "verified.example")
+    _checked_by(world.a, "plain.example")
+    client = login(world.a.users[Role.COMPLIANCE_OFFICER], world.a.tenant)
+    verified = client.post(SIMULATOR, _form(domain="verified.example", tls="checked", tls_version=None))
+    assert verified.status_code == 200
+    assert verified.context["result"]["decision"].action == "verified_tls"
+    plain = client.post(SIMULATOR, _form(domain="plain.example", tls="checked", tls_version=None))
+    assert plain.context["result"]["decision"].action == "escrow"
+
+
+def test_a_refused_domain_reads_as_no_tls(world, login, stub_classifier):
+    _stored_posture("refused.example", tls="unverified", version="1.2", refused=True)
+    _checked_by(world.a, "refused.example")
+    client = login(world.a.users[Role.ADMIN], world.a.tenant)
+    response = client.post(SIMULATOR, _form(domain="refused.example", tls="checked", tls_version=None))
+    assert response.context["result"]["decision"].action == "escrow"
+
+
+def test_another_organisation_s_checked_domain_does_not_show_through(world, login, stub_classifier):
+    """Tenant B checked the domain; tenant A never did: A learns nothing, not even that B did."""
+    _stored_posture("only-b.example", tls="verified", version="1.3")
+    _checked_by(world.b, "only-b.example")
+    client = login(world.a.users[Role.ADMIN], world.a.tenant)
+    seq = head_seq(world.a.tenant)
+    response = client.post(SIMULATOR, _form(domain="only-b.example", tls="checked", tls_version=None))
+    assert response.status_code == 400
+    assert "has not checked that domain yet" in response.content.decode()
+    assert response.context["result"] is None
+    assert events(world.a.tenant, seq) == []
