@@ -1,0 +1,353 @@
+"""Amazon SES as the transport (``SesTransport``), and SES bounce/complaint notifications
+received through SNS (``parse_sns_envelope``, ``parse_ses_event``).
+
+Sending: the signed raw MIME through SESv2 ``SendEmail`` (``Content.Raw``), one API call per
+envelope, ``Destination`` set to the envelope recipient only. TLS: SES decides how it delivers
+onward. A configuration set whose delivery options say ``TlsPolicy: REQUIRE`` makes SES refuse
+to deliver without TLS; AWS does not document that it validates the recipient MX certificate,
+so "verified" through SES means "TLS required by SES", weaker than ``SmtpTransport``'s (see
+docs/delivery-transport.md). A ``verified`` envelope is refused (``tls_failed``, nothing sent)
+unless a configuration set is configured and, when checked, requires TLS.
+
+Notifications: SNS posts a JSON envelope whose ``Message`` is the SES event JSON. The envelope's
+signature is verified (SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA) with the certificate
+at ``SigningCertURL``, which must be an https URL on ``sns.<region>.amazonaws.com`` (fetched with
+certificate verification, cached; the fetcher is injectable for tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from django.conf import settings
+
+from delivery.smtp_replies import Outcome, Status, suppresses
+from delivery.transport import Envelope, HandOff
+
+SES_DEFERRED_ERRORS = frozenset(
+    {
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "Throttling",
+        "ThrottlingException",
+        "SendingPausedException",
+        "AccountSuspendedException",
+        "MailFromDomainNotVerifiedException",
+        "NotFoundException",  # the configuration set is missing: an operator fixes it, then retry
+        "InternalFailure",
+        "ServiceUnavailable",
+    }
+)
+_SNS_CERT_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
+_SIGNED_FIELDS = {
+    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+    "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+}
+
+
+# --- Sending ------------------------------------------------------------------------------------
+
+
+class SesTransport:
+    """Same interface as ``SmtpTransport``: ``send_batch(envelopes, on_handed_off=...)``."""
+
+    def __init__(
+        self,
+        *,
+        client: Any = None,
+        region: str | None = None,
+        configuration_set: str | None = None,
+        check_tls_policy: bool = True,
+    ) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("sesv2", region_name=region or getattr(settings, "DELIVERY_SES_REGION", "us-east-1"))
+        self.client = client
+        self.configuration_set = configuration_set or getattr(settings, "DELIVERY_SES_CONFIGURATION_SET", None)
+        self.check_tls_policy = check_tls_policy
+        self._tls_required: bool | None = None
+
+    def tls_required(self) -> bool:
+        """Whether the configuration set makes SES require TLS (asked once, then remembered)."""
+        if not self.configuration_set:
+            return False
+        if not self.check_tls_policy:
+            return True
+        if self._tls_required is None:
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            try:
+                answer = self.client.get_configuration_set(ConfigurationSetName=self.configuration_set)
+            except (ClientError, BotoCoreError):
+                return False  # not remembered: asked again next time
+            policy = (answer.get("DeliveryOptions") or {}).get("TlsPolicy", "OPTIONAL")
+            self._tls_required = str(policy).upper() == "REQUIRE"
+        return self._tls_required
+
+    def send_batch(self, envelopes: Sequence[Envelope], *, on_handed_off: HandOff | None = None) -> list[Outcome]:
+        return [self.send(envelope, on_handed_off=on_handed_off) for envelope in envelopes]
+
+    def send(self, envelope: Envelope, *, on_handed_off: HandOff | None = None) -> Outcome:
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectionClosedError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            ReadTimeoutError,
+        )
+
+        if envelope.tls == "verified" and not self.tls_required():
+            return Outcome(
+                Status.TLS_FAILED, None, None, "SES is not configured to require TLS (configuration set TlsPolicy)"
+            )
+        request: dict[str, Any] = {
+            "Destination": {"ToAddresses": [envelope.rcpt_to]},
+            "Content": {"Raw": {"Data": envelope.data}},
+        }
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
+        if on_handed_off is not None:
+            try:
+                on_handed_off(envelope)
+            except Exception:
+                return Outcome(Status.DEFERRED, None, None, "hand-off could not be recorded; not sent")
+        try:
+            answer = self.client.send_email(**request)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
+            if code in SES_DEFERRED_ERRORS:
+                return Outcome(Status.DEFERRED, None, None, f"SES: {code}")
+            return Outcome(Status.BOUNCED, None, None, f"SES: {code}")
+        except (EndpointConnectionError, ConnectTimeoutError):
+            return Outcome(Status.DEFERRED, None, None, "SES: could not connect")
+        except (ReadTimeoutError, ConnectionClosedError):
+            return Outcome(Status.UNKNOWN, None, None, "SES: no answer after the request was sent")
+        except BotoCoreError as exc:
+            return Outcome(Status.UNKNOWN, None, None, f"SES: {type(exc).__name__}")
+        return Outcome(Status.SENT, None, None, "SES accepted", provider_message_id=str(answer.get("MessageId")))
+
+    def close(self) -> None:
+        pass
+
+
+# --- Notifications ------------------------------------------------------------------------------
+
+
+class SnsError(ValueError):
+    """The notification is malformed or its signature does not verify; names no data."""
+
+
+@dataclass(frozen=True)
+class SnsEnvelope:
+    type: str  # Notification, SubscriptionConfirmation, UnsubscribeConfirmation
+    message_id: str
+    topic_arn: str
+    message: str
+    subscribe_url: str | None = None
+
+
+@dataclass(frozen=True)
+class SesRecipient:
+    address: str
+    status: str | None = None  # the enhanced status code, e.g. "5.1.1"
+    suppress: bool = False
+
+
+@dataclass(frozen=True)
+class SesEvent:
+    """One SES bounce, complaint or delivery, as the pipeline applies it. ``ses_message_id``
+    is what ``Outcome.provider_message_id`` recorded; ``message_id_header`` our Message-ID."""
+
+    kind: str  # "bounce", "complaint", "delivery", or the lower-cased type for anything else
+    ses_message_id: str
+    recipients: tuple[SesRecipient, ...]
+    bounce_type: str | None = None  # Permanent, Transient, Undetermined
+    bounce_subtype: str | None = None
+    complaint_type: str | None = None  # the feedback type (abuse, ...), when the ISP gave one
+    message_id_header: str | None = None
+    timestamp: str | None = None
+
+    @property
+    def suppress(self) -> bool:
+        return any(r.suppress for r in self.recipients)
+
+
+def is_sns_cert_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return (
+        parts.scheme == "https"
+        and parts.port is None
+        and parts.username is None
+        and _SNS_CERT_HOST.fullmatch(parts.hostname or "") is not None
+        and parts.path.endswith(".pem")
+    )
+
+
+@lru_cache(maxsize=16)
+def fetch_signing_cert(url: str) -> bytes:
+    """The PEM at ``url`` (an SNS signing certificate URL, checked by the caller), over HTTPS
+    with the system trust store."""
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - https on sns.*.amazonaws.com only
+        return bytes(response.read(64 * 1024))
+
+
+def string_to_sign(envelope: dict[str, Any]) -> bytes:
+    fields = _SIGNED_FIELDS.get(str(envelope.get("Type")))
+    if fields is None:
+        raise SnsError("unknown SNS message type")
+    lines = []
+    for name in fields:
+        if name in envelope and envelope[name] is not None:
+            lines.append(f"{name}\n{envelope[name]}\n")
+    return "".join(lines).encode("utf-8")
+
+
+def verify_sns_signature(envelope: dict[str, Any], *, fetch_cert: Callable[[str], bytes] = fetch_signing_cert) -> None:
+    """Raises SnsError unless ``envelope`` is signed by the certificate at an SNS URL."""
+    url = str(envelope.get("SigningCertURL") or envelope.get("SigningCertUrl") or "")
+    if not is_sns_cert_url(url):
+        raise SnsError("the signing certificate URL is not an SNS https URL")
+    version = str(envelope.get("SignatureVersion", ""))
+    algorithm: hashes.HashAlgorithm
+    if version == "1":
+        algorithm = hashes.SHA1()  # noqa: S303 - what SNS SignatureVersion 1 is
+    elif version == "2":
+        algorithm = hashes.SHA256()
+    else:
+        raise SnsError("unsupported SNS signature version")
+    try:
+        signature = base64.b64decode(str(envelope.get("Signature", "")), validate=True)
+        certificate = x509.load_pem_x509_certificate(fetch_cert(url))
+    except (ValueError, OSError):
+        raise SnsError("the signature or the signing certificate cannot be read") from None
+    key = certificate.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise SnsError("the signing certificate is not RSA")
+    try:
+        key.verify(signature, string_to_sign(envelope), padding.PKCS1v15(), algorithm)
+    except InvalidSignature:
+        raise SnsError("the SNS signature does not verify") from None
+
+
+def parse_sns_envelope(
+    body: bytes | str | dict[str, Any],
+    *,
+    verify: bool = True,
+    fetch_cert: Callable[[str], bytes] = fetch_signing_cert,
+    topic_arns: Iterable[str] | None = None,
+) -> SnsEnvelope:
+    """The SNS POST body, signature-checked (unless ``verify=False``) and, when ``topic_arns``
+    is given, from one of those topics."""
+    try:
+        envelope = body if isinstance(body, dict) else json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise SnsError("the SNS body is not JSON") from None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("Message"), str):
+        raise SnsError("the SNS body has no Message")
+    if verify:
+        verify_sns_signature(envelope, fetch_cert=fetch_cert)
+    topic = str(envelope.get("TopicArn", ""))
+    if topic_arns is not None and topic not in set(topic_arns):
+        raise SnsError("the notification is from a topic we do not subscribe to")
+    return SnsEnvelope(
+        type=str(envelope.get("Type")),
+        message_id=str(envelope.get("MessageId", "")),
+        topic_arn=topic,
+        message=envelope["Message"],
+        subscribe_url=envelope.get("SubscribeURL"),
+    )
+
+
+def parse_ses_event(message: str | dict[str, Any]) -> SesEvent:
+    """An SES notification (``notificationType``) or event-publishing record (``eventType``)."""
+    try:
+        data = message if isinstance(message, dict) else json.loads(message)
+    except ValueError:
+        raise SnsError("the SES event is not JSON") from None
+    if not isinstance(data, dict):
+        raise SnsError("the SES event is not an object")
+    kind = str(data.get("notificationType") or data.get("eventType") or "").lower()
+    mail = data.get("mail") or {}
+    common = mail.get("commonHeaders") or {}
+    ses_message_id = str(mail.get("messageId", ""))
+    header_id = common.get("messageId")
+    base: dict[str, Any] = {
+        "ses_message_id": ses_message_id,
+        "message_id_header": str(header_id) if header_id is not None else None,
+    }
+    if kind == "bounce":
+        bounce = data.get("bounce") or {}
+        permanent = bounce.get("bounceType") == "Permanent"
+        recipients = tuple(
+            SesRecipient(
+                address=str(r.get("emailAddress", "")),
+                status=r.get("status"),
+                # A Permanent bounce is SES's own "do not send again" (it suppresses too); a
+                # Transient one only when the recipient's code says the mailbox is gone.
+                suppress=permanent or suppresses(r.get("status")),
+            )
+            for r in bounce.get("bouncedRecipients") or ()
+        )
+        return SesEvent(
+            "bounce",
+            recipients=recipients,
+            bounce_type=bounce.get("bounceType"),
+            bounce_subtype=bounce.get("bounceSubType"),
+            timestamp=bounce.get("timestamp"),
+            **base,
+        )
+    if kind == "complaint":
+        complaint = data.get("complaint") or {}
+        recipients = tuple(
+            SesRecipient(address=str(r.get("emailAddress", "")), suppress=True)
+            for r in complaint.get("complainedRecipients") or ()
+        )
+        return SesEvent(
+            "complaint",
+            recipients=recipients,
+            complaint_type=complaint.get("complaintFeedbackType"),
+            timestamp=complaint.get("timestamp"),
+            **base,
+        )
+    if kind == "delivery":
+        delivery = data.get("delivery") or {}
+        recipients = tuple(SesRecipient(address=str(a)) for a in delivery.get("recipients") or ())
+        return SesEvent("delivery", recipients=recipients, timestamp=delivery.get("timestamp"), **base)
+    return SesEvent(kind or "unknown", recipients=(), **base)
+
+
+def ses_event_from_sns(body: bytes | str | dict[str, Any], **options: Any) -> SesEvent | None:
+    """An SNS POST as an SES event; ``None`` for subscription (un)confirmations, which an
+    operator confirms deliberately rather than this code following the URL."""
+    envelope = parse_sns_envelope(body, **options)
+    if envelope.type != "Notification":
+        return None
+    return parse_ses_event(envelope.message)
+
+
+__all__ = [
+    "SesEvent",
+    "SesRecipient",
+    "SesTransport",
+    "SnsEnvelope",
+    "SnsError",
+    "parse_ses_event",
+    "parse_sns_envelope",
+    "ses_event_from_sns",
+    "verify_sns_signature",
+]
