@@ -90,6 +90,17 @@ ACTIONS: dict[str, str] = {
     "suppression.added": "An address was added to the suppression list (unsubscribe, bounce, complaint or staff).",
     "suppression.removed": "An address was taken off the suppression list.",
     # Email templates
+    # Campaigns
+    "campaign.created": "A campaign was created as a draft.",
+    "campaign.updated": "A draft campaign was changed; the details name the fields (and whether approval was withdrawn).",
+    "campaign.approved": "A compliance officer approved a campaign with a template version.",
+    "campaign.launched": "A campaign was launched: its audience frozen into messages (the count is in the details).",
+    "campaign.started": "A scheduled campaign's time came: it started sending.",
+    "campaign.paused": "A campaign was paused: no more messages are claimed for sending.",
+    "campaign.resumed": "A paused campaign was resumed.",
+    "campaign.cancelled": "A campaign was cancelled with the messages still waiting (their count is in the details).",
+    "campaign.completed": "A campaign finished: no message is left to try (counts per state in the details).",
+    "campaign.settings_changed": "The organisation's campaign settings (frequency cap, fallback time zone) changed.",
     "template.created": "An email template was created with its first draft version.",
     "template.draft_started": "A new draft version of a template was started from its latest version.",
     "template.draft_saved": "A template's draft was saved; the details count its merge fields and PHI fields.",

@@ -30,4 +30,5 @@ urlpatterns = [
     path("", include("baa.api.urls")),
     path("", include("consent.api.urls")),
     path("", include("templates.api.urls")),
+    path("", include("campaigns.api.urls")),
 ]

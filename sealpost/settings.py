@@ -210,6 +210,8 @@ CELERY_BEAT_SCHEDULE = {
     "consent-authorisation-expiry": {"task": "consent.authorisation_expiry_reminders", "schedule": 24 * 3600},
     # Recipient domains' TLS posture: re-probe cached postures about to expire (delivery.tasks).
     "delivery-posture-refresh": {"task": "delivery.refresh_domain_postures", "schedule": 3600},
+    # Scheduled campaigns whose time has come start sending (campaigns.tasks).
+    "campaigns-dispatch-due": {"task": "campaigns.dispatch_due", "schedule": 60},
 }
 
 # --- Business associate agreements ----------------------------------------------------------------

@@ -8,6 +8,7 @@ urlpatterns = [
     path("contacts/", include("segments.urls")),
     path("consent/", include("consent.urls")),
     path("templates/", include("templates.urls")),
+    path("campaigns/", include("campaigns.urls")),
     # Recipients' pages: opt-in forms, confirmation, preference centre, unsubscribe (no sign-in).
     path("r/", include("consent.public_urls")),
     path("audit/", include("audit.urls")),

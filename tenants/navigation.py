@@ -22,6 +22,7 @@ NAVIGATION = [
     NavItem("Contacts", "segments:contact_list", "contacts.view"),
     NavItem("Segments", "segments:segment_list", "segments.view"),
     NavItem("Templates", "templates:template_list", "templates.view"),
+    NavItem("Campaigns", "campaigns:campaign_list", "campaigns.view"),
     NavItem("Data dictionary", "segments:attribute_list", "dictionary.view"),
     NavItem("Data retention", "segments:retention", "retention.manage"),
     NavItem("Consent", "consent:report", "consent.report"),

@@ -106,6 +106,17 @@ _PERMISSIONS = [
         "Keep the list of addresses, besides members' own, that template test messages may be sent to",
         frozenset({ADMIN}),
     ),
+    Permission("campaigns.view", "See campaigns, their pre-launch checklist and live delivery progress", EVERYONE),
+    Permission(
+        "campaigns.manage",
+        "Create and edit campaigns, send tests, launch, pause, resume and cancel them (web and API)",
+        frozenset({ADMIN, MARKETER}),
+    ),
+    Permission(
+        "campaigns.approve",
+        "Approve campaigns that carry PHI or are marketing, before they can be launched",
+        frozenset({COMPLIANCE}),
+    ),
     Permission("members.view", "See who belongs to the organisation and their roles", frozenset({ADMIN, COMPLIANCE})),
     Permission("members.manage", "Change members' roles and deactivate members", frozenset({ADMIN})),
     Permission("roles.view", "Read this map of roles and permissions", frozenset({ADMIN})),

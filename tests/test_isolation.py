@@ -15,6 +15,7 @@ import pytest
 from django.urls import reverse
 
 from authn.models import ApiApplication, ApiToken
+from campaigns.tests import isolation as campaigns_isolation
 from consent.tests import isolation as consent_isolation
 from consent.tests import public_support as consent_public
 from encryption.tests import support as encryption_support
@@ -294,6 +295,34 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
         )
         for name in ("version_detail", "version_submit", "version_render")
     },
+    # Campaigns: the web UI and the API
+    **{
+        f"campaigns:{name}": ObjectRoute(campaigns_isolation.draft_kwargs, campaigns_isolation.draft_unchanged)
+        for name in (
+            "campaign_detail",
+            "campaign_edit",
+            "campaign_progress",
+            "campaign_approve",
+            "campaign_launch",
+            "campaign_cancel",
+            "campaign_test_send",
+        )
+    },
+    "campaigns:campaign_pause": ObjectRoute(campaigns_isolation.sending_kwargs, campaigns_isolation.sending_unchanged),
+    "campaigns:campaign_resume": ObjectRoute(campaigns_isolation.paused_kwargs, campaigns_isolation.paused_unchanged),
+    **{
+        f"api:campaigns_api:{name}": ObjectRoute(campaigns_isolation.draft_kwargs, campaigns_isolation.draft_unchanged)
+        for name in ("campaign_detail", "campaign_progress", "campaign_cancel")
+    },
+    "api:campaigns_api:campaign_launch": ObjectRoute(
+        campaigns_isolation.launchable_kwargs, campaigns_isolation.draft_unchanged
+    ),
+    "api:campaigns_api:campaign_pause": ObjectRoute(
+        campaigns_isolation.sending_kwargs, campaigns_isolation.sending_unchanged
+    ),
+    "api:campaigns_api:campaign_resume": ObjectRoute(
+        campaigns_isolation.paused_kwargs, campaigns_isolation.paused_unchanged
+    ),
 }
 
 # Routes with a path parameter that do not address tenant data.

@@ -39,6 +39,7 @@ def _count(table: str, where: str = "", params: list | None = None) -> int:
 @pytest.fixture
 def populated(world):
     from audit.verify import write_checkpoint
+    from campaigns.tests.support import campaign_rows_in_every_table
     from consent.tests.support import consent_rows_in_every_table
     from delivery.posture import recipient_domain_touch
     from encryption.aead import FieldContext, encrypt_text

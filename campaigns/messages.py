@@ -1,0 +1,385 @@
+"""The message state machine: the primitives the send pipeline moves messages with.
+
+Every move is one ``UPDATE … WHERE status = <from> [AND lease_owner = <owner>] RETURNING id``:
+a compare-and-set, so of two workers racing for a message at most one wins, and a worker learns
+from the returned ids exactly which of its batch it still owns.
+
+- ``messages_claim`` leases due messages to a worker (``status = sending``, ``lease_owner``,
+  ``lease_expires_at``): queued or deferred messages whose ``send_after`` has come, and messages
+  left ``sending`` by a worker whose lease expired *before* it handed them off. Candidates are
+  picked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so concurrent claimers take disjoint
+  batches without waiting; the outer ``UPDATE`` re-checks the conditions (that is what makes it
+  safe on SQLite too, where writers are serialised). Claims need the campaign to be ``sending``:
+  pausing or cancelling a campaign stops them.
+- ``message_handed_off`` records the moment just before the end of SMTP DATA (or the SES call).
+  A message whose lease expires after that is never re-sent: ``messages_expire_handed_off``
+  (run by every claim) moves it to ``unknown``.
+- ``message_mark`` / ``messages_mark_many`` move a message (a batch) along ``MESSAGE_TRANSITIONS``;
+  out of ``sending`` only for the worker holding the lease.
+- ``messages_skip_revoked`` re-checks consent and suppression for a batch in one query and skips
+  the messages whose recipient may no longer be sent to (invariant 4: a revocation after launch
+  wins).
+
+Times are the database's clock unless ``now`` is given (tests travel in time with it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+from tenants.context import require_tenant_is_current
+from tenants.models import Organisation
+
+S = MessageStatus
+
+# (from, to): every move a message may make. ``sending → sending`` is a claim taking over a
+# lease that expired before hand-off; moves into ``sending`` are made by ``messages_claim`` only.
+MESSAGE_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        (S.QUEUED, S.SENDING),
+        (S.QUEUED, S.CANCELLED),
+        (S.QUEUED, S.SKIPPED),
+        (S.DEFERRED, S.SENDING),
+        (S.DEFERRED, S.CANCELLED),
+        (S.DEFERRED, S.SKIPPED),
+        (S.SENDING, S.SENDING),
+        (S.SENDING, S.SENT),
+        (S.SENDING, S.DEFERRED),
+        (S.SENDING, S.BOUNCED),
+        (S.SENDING, S.FAILED),
+        (S.SENDING, S.UNKNOWN),
+        (S.SENDING, S.ESCROWED),
+        (S.SENDING, S.BLOCKED),
+        (S.SENDING, S.QUARANTINED),
+        (S.SENDING, S.SKIPPED),  # only before hand-off
+        (S.SENDING, S.CANCELLED),  # only before hand-off
+        (S.SENT, S.BOUNCED),  # an asynchronous bounce report
+        (S.UNKNOWN, S.SENT),  # evidence of the outcome arrived later (a delivery event, a bounce)
+        (S.UNKNOWN, S.BOUNCED),
+        (S.QUARANTINED, S.QUEUED),  # released by a compliance officer
+        (S.QUARANTINED, S.BLOCKED),  # rejected by a compliance officer
+    }
+)
+# Moves out of these need the lease owner.
+LEASED = frozenset({S.SENDING})
+# Moves out of ``sending`` that are refused once the message was handed off (it may be on its way).
+BEFORE_HAND_OFF_ONLY = frozenset({S.SKIPPED, S.CANCELLED})
+# Still to be tried: what pause keeps and cancel cancels.
+PENDING = (S.QUEUED, S.DEFERRED)
+# Not finished: a campaign with none of these left is complete.
+UNFINISHED = (S.QUEUED, S.DEFERRED, S.SENDING)
+# The fields a move may set besides the status (no PHI: codes and numbers only).
+MARK_FIELDS = frozenset({"protection_action", "reason_codes", "level", "smtp_code", "smtp_enhanced", "next_attempt_at"})
+MAX_OWNER = 64
+SKIP_REASON = "no_consent_or_suppressed"
+
+
+class InvalidTransition(ValueError):
+    """A move the state machine does not allow (a programming error in the caller)."""
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else timezone.now()
+
+
+def _dt(value: datetime | None) -> Any:
+    """A datetime as the backend stores it (raw SQL bypasses the field's own conversion)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _uuid(value: Any) -> Any:
+    return Campaign._meta.pk.get_db_prep_value(value, connection)  # type: ignore[union-attr]
+
+
+def _ids_sql(ids: Sequence[int]) -> tuple[str, list[int]]:
+    return ", ".join(["%s"] * len(ids)), [int(i) for i in ids]
+
+
+def _returning(sql: str, params: list[Any]) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(int(row[0]) for row in cursor.fetchall())
+
+
+def _check_owner(owner: str) -> None:
+    if not owner or len(owner) > MAX_OWNER:
+        raise ValueError(f"A lease owner is a non-empty identifier of at most {MAX_OWNER} characters.")
+
+
+def check_transition(from_status: str, to_status: str) -> None:
+    if (from_status, to_status) not in MESSAGE_TRANSITIONS:
+        raise InvalidTransition(f"A message cannot move from {from_status} to {to_status}.")
+
+
+def messages_expire_handed_off(*, tenant: Organisation, campaign: Campaign, now: datetime | None = None) -> list[int]:
+    """Messages whose worker handed them off and then lost its lease (crashed, hung): their
+    outcome is unknown, and they must never be sent again. Moves them to ``unknown``."""
+    require_tenant_is_current(tenant)
+    at = _now(now)
+    return _returning(
+        "UPDATE campaigns_message SET status = %s, lease_owner = '', lease_expires_at = NULL, updated_at = %s "
+        "WHERE tenant_id = %s AND campaign_id = %s AND status = %s "
+        "AND handed_off_at IS NOT NULL AND lease_expires_at < %s RETURNING id",
+        [S.UNKNOWN, _dt(at), tenant.pk, _uuid(campaign.pk), S.SENDING, _dt(at)],
+    )
+
+
+def messages_claim(
+    *,
+    tenant: Organisation,
+    campaign: Campaign,
+    owner: str,
+    limit: int,
+    lease_seconds: int,
+    now: datetime | None = None,
+) -> list[int]:
+    """Lease up to ``limit`` due messages of ``campaign`` to ``owner`` for ``lease_seconds``;
+    returns their ids (empty when the campaign is not sending). Each claim counts an attempt.
+    Expired leases after hand-off are moved to ``unknown`` first, never claimed."""
+    require_tenant_is_current(tenant)
+    _check_owner(owner)
+    if limit <= 0:
+        return []
+    at = _now(now)
+    expires = at + timedelta(seconds=lease_seconds)
+    with transaction.atomic():
+        # A shared lock: pause and cancel (which lock the row for update) wait for claims in
+        # flight, and no claim starts once they commit.
+        share = " FOR SHARE" if connection.vendor == "postgresql" else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM campaigns_campaign WHERE id = %s AND tenant_id = %s AND status = %s{share}",  # noqa: S608
+                [_uuid(campaign.pk), tenant.pk, CampaignStatus.SENDING],
+            )
+            if cursor.fetchone() is None:
+                return []
+        messages_expire_handed_off(tenant=tenant, campaign=campaign, now=at)
+        # One index-friendly pick per kind of due message, oldest kind first: an OR of them, or
+        # a tie-break on id, would make PostgreSQL sort every queued row of the campaign.
+        branches: list[tuple[str, list[Any]]] = [
+            ("status = %s AND handed_off_at IS NULL AND lease_expires_at < %s", [S.SENDING, _dt(at)]),
+            ("status = %s AND send_after <= %s", [S.DEFERRED, _dt(at)]),
+            ("status = %s AND send_after <= %s", [S.QUEUED, _dt(at)]),
+        ]
+        claimed: list[int] = []
+        for condition, params in branches:
+            if len(claimed) >= limit:
+                break
+            claimed += _claim_where(tenant, campaign, owner, condition, params, limit - len(claimed), at, expires)
+        return sorted(claimed)
+
+
+def _claim_where(
+    tenant: Organisation,
+    campaign: Campaign,
+    owner: str,
+    condition: str,
+    params: list[Any],
+    limit: int,
+    at: datetime,
+    expires: datetime,
+) -> list[int]:
+    postgresql = connection.vendor == "postgresql"
+    # The candidates are picked once, in a materialised CTE: as a plain ``IN (SELECT … LIMIT n
+    # FOR UPDATE SKIP LOCKED)`` PostgreSQL may rescan the sub-select, skip the rows this very
+    # statement just updated, and take more than ``limit``. The picked rows are locked until
+    # the claim commits (PostgreSQL), or the whole claim holds SQLite's single write lock
+    # (IMMEDIATE transactions), so nothing can move them between the pick and the update.
+    materialized = "MATERIALIZED " if postgresql else ""
+    lock = " FOR UPDATE SKIP LOCKED" if postgresql else ""
+    # By primary key only: with the claim condition repeated here, stale statistics (right after
+    # a launch wrote a million rows) make the planner scan the campaign's whole index range.
+    picked = "id = ANY(ARRAY(SELECT id FROM picked))" if postgresql else "id IN (SELECT id FROM picked)"
+    scope = "tenant_id = %s AND campaign_id = %s"
+    scope_params = [tenant.pk, _uuid(campaign.pk)]
+    return _returning(
+        f"WITH picked AS {materialized}("  # noqa: S608
+        f"SELECT id FROM campaigns_message WHERE {scope} AND {condition} ORDER BY send_after LIMIT %s{lock}) "
+        "UPDATE campaigns_message SET status = %s, lease_owner = %s, lease_expires_at = %s, "
+        "attempts = attempts + 1, updated_at = %s "
+        f"WHERE {picked} RETURNING id",
+        [
+            *(*scope_params, *params, int(limit)),
+            *(S.SENDING, owner, _dt(expires), _dt(at)),
+        ],
+    )
+
+
+def messages_mark_many(
+    *,
+    tenant: Organisation,
+    ids: Iterable[int],
+    owner: str,
+    from_status: str,
+    to_status: str,
+    now: datetime | None = None,
+    **fields: Any,
+) -> list[int]:
+    """Move the messages among ``ids`` that are in ``from_status`` (and, out of ``sending``,
+    leased to ``owner``) to ``to_status``, setting ``fields`` (see ``MARK_FIELDS``); returns the
+    ids that moved. ``deferred`` needs ``next_attempt_at``: the message is claimable again from
+    then. Leaving ``sending`` ends the lease."""
+    require_tenant_is_current(tenant)
+    check_transition(from_status, to_status)
+    if to_status == S.SENDING:
+        raise InvalidTransition("Only messages_claim moves messages into sending.")
+    unknown = set(fields) - MARK_FIELDS
+    if unknown:
+        raise ValueError(f"A move cannot set {', '.join(sorted(unknown))}.")
+    if from_status in LEASED:
+        _check_owner(owner)
+    id_list = list(dict.fromkeys(int(i) for i in ids))
+    if not id_list:
+        return []
+    at = _now(now)
+    assignments = ["status = %s", "updated_at = %s"]
+    params: list[Any] = [to_status, _dt(at)]
+    if to_status == S.DEFERRED:
+        retry_at = fields.get("next_attempt_at")
+        if retry_at is None:
+            raise ValueError("A deferred message needs next_attempt_at.")
+        # ``send_after`` is what claims look at; the hand-off was refused, so it is cleared.
+        assignments += ["send_after = %s", "handed_off_at = NULL"]
+        params.append(_dt(retry_at))
+    for name in sorted(fields):
+        value = fields[name]
+        assignments.append(f"{name} = %s")
+        if name == "reason_codes":
+            value = json.dumps(list(value))
+        elif isinstance(value, datetime):
+            value = _dt(value)
+        params.append(value)
+    if from_status in LEASED:
+        assignments += ["lease_owner = ''", "lease_expires_at = NULL"]
+    placeholders, id_params = _ids_sql(id_list)
+    conditions = ["tenant_id = %s", f"id IN ({placeholders})", "status = %s"]
+    where_params: list[Any] = [tenant.pk, *id_params, from_status]
+    if from_status in LEASED:
+        conditions.append("lease_owner = %s")
+        where_params.append(owner)
+        if to_status in BEFORE_HAND_OFF_ONLY:
+            conditions.append("handed_off_at IS NULL")
+    return _returning(
+        f"UPDATE campaigns_message SET {', '.join(assignments)} "  # noqa: S608
+        f"WHERE {' AND '.join(conditions)} RETURNING id",
+        params + where_params,
+    )
+
+
+def message_mark(
+    *,
+    tenant: Organisation,
+    message_id: int,
+    owner: str,
+    from_status: str,
+    to_status: str,
+    now: datetime | None = None,
+    **fields: Any,
+) -> bool:
+    """Compare-and-set one message (see ``messages_mark_many``); True if this call moved it."""
+    moved = messages_mark_many(
+        tenant=tenant, ids=[message_id], owner=owner, from_status=from_status, to_status=to_status, now=now, **fields
+    )
+    return bool(moved)
+
+
+def messages_handed_off_many(
+    *, tenant: Organisation, ids: Iterable[int], owner: str, now: datetime | None = None
+) -> list[int]:
+    """Record the hand-off of messages ``owner`` still holds a live lease on; returns those ids.
+    Call it just before ending SMTP DATA (or calling SES) and send only the returned ones: from
+    here on a lost lease means ``unknown``, never a second send."""
+    require_tenant_is_current(tenant)
+    _check_owner(owner)
+    id_list = list(dict.fromkeys(int(i) for i in ids))
+    if not id_list:
+        return []
+    at = _now(now)
+    placeholders, id_params = _ids_sql(id_list)
+    return _returning(
+        "UPDATE campaigns_message SET handed_off_at = %s, updated_at = %s "  # noqa: S608
+        f"WHERE tenant_id = %s AND id IN ({placeholders}) AND status = %s AND lease_owner = %s "
+        "AND handed_off_at IS NULL AND lease_expires_at > %s RETURNING id",
+        [_dt(at), _dt(at), tenant.pk, *id_params, S.SENDING, owner, _dt(at)],
+    )
+
+
+def message_handed_off(*, tenant: Organisation, message_id: int, owner: str, now: datetime | None = None) -> bool:
+    return bool(messages_handed_off_many(tenant=tenant, ids=[message_id], owner=owner, now=now))
+
+
+def messages_renew_lease(
+    *, tenant: Organisation, ids: Iterable[int], owner: str, lease_seconds: int, now: datetime | None = None
+) -> list[int]:
+    """Extend ``owner``'s live leases (a long batch); returns the ids still held."""
+    require_tenant_is_current(tenant)
+    _check_owner(owner)
+    id_list = list(dict.fromkeys(int(i) for i in ids))
+    if not id_list:
+        return []
+    at = _now(now)
+    placeholders, id_params = _ids_sql(id_list)
+    return _returning(
+        "UPDATE campaigns_message SET lease_expires_at = %s, updated_at = %s "  # noqa: S608
+        f"WHERE tenant_id = %s AND id IN ({placeholders}) AND status = %s AND lease_owner = %s "
+        "AND lease_expires_at > %s RETURNING id",
+        [_dt(at + timedelta(seconds=lease_seconds)), _dt(at), tenant.pk, *id_params, S.SENDING, owner, _dt(at)],
+    )
+
+
+def messages_skip_revoked(
+    *,
+    tenant: Organisation,
+    campaign: Campaign,
+    ids: Iterable[int],
+    owner: str = "",
+    now: datetime | None = None,
+) -> list[int]:
+    """Re-check consent for the campaign's purpose, suppression and (marketing) authorisation of
+    a batch's recipients in one query (``consent.selectors.sendable_contacts``), and move the
+    messages whose recipient may no longer be sent to (or was removed) to ``skipped``; returns
+    their ids. Queued and deferred messages are skipped whoever asks; ``sending`` ones only for
+    their lease ``owner`` and only before hand-off."""
+    from consent.selectors import sendable_contacts
+    from segments.models import Contact
+
+    require_tenant_is_current(tenant)
+    id_list = list(dict.fromkeys(int(i) for i in ids))
+    if not id_list:
+        return []
+    at = _now(now)
+    batch = Message.objects.for_tenant(tenant).filter(campaign_id=campaign.pk, id__in=id_list)
+    allowed = sendable_contacts(
+        tenant=tenant,
+        purpose=campaign.purpose,
+        contacts=Contact.objects.for_tenant(tenant).filter(pk__in=batch.values("contact_id")),
+        at=at,
+    )
+    refused = batch.exclude(contact_id__in=allowed.values("pk")).values("id")
+    refused_sql, refused_params = refused.query.sql_with_params()
+    states = "(status IN (%s, %s)" + (
+        " OR (status = %s AND lease_owner = %s AND handed_off_at IS NULL))" if owner else ")"
+    )
+    state_params: list[Any] = [S.QUEUED, S.DEFERRED] + ([S.SENDING, owner] if owner else [])
+    with transaction.atomic():
+        return _returning(
+            "UPDATE campaigns_message SET status = %s, reason_codes = %s, lease_owner = '', "  # noqa: S608
+            "lease_expires_at = NULL, updated_at = %s "
+            f"WHERE tenant_id = %s AND campaign_id = %s AND {states} AND id IN ({refused_sql}) RETURNING id",
+            [
+                S.SKIPPED,
+                json.dumps([SKIP_REASON]),
+                _dt(at),
+                tenant.pk,
+                _uuid(campaign.pk),
+                *state_params,
+                *refused_params,
+            ],
+        )

@@ -1,0 +1,220 @@
+"""Campaigns and their messages.
+
+- ``Campaign``: what is sent (a template, whose newest approved version is pinned at launch),
+  to whom (a segment, frozen into messages at launch), for which consent purpose, from which
+  address, and when (now, at a time, or at a wall-clock time in each recipient's time zone).
+- ``Message``: one row per recipient of a launched campaign, unique per (campaign, contact): the
+  hot table the send pipeline claims work from (``campaigns.messages``). A bigint key, because
+  launch writes up to a million rows in one ``INSERT … SELECT`` and a sequence is the cheapest
+  key to generate and index; the row holds no PHI (ids, states, codes).
+- ``CampaignSettings``: the organisation's frequency cap and fallback time zone (one row, or
+  the defaults when there is none).
+
+States and transitions are tables in code (``CAMPAIGN_TRANSITIONS`` here and
+``messages.MESSAGE_TRANSITIONS``), enforced by the services; docs/campaigns.md shows both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from tenants.managers import TenantModel
+
+DEFAULT_CAP_MESSAGES = 3
+DEFAULT_CAP_DAYS = 7
+
+
+def validate_header_safe(value: str) -> None:
+    """Header values (From name, addresses) may not break out of their header line."""
+    if any(char in value for char in "\r\n\x00"):
+        raise ValidationError("Line breaks are not allowed here.", code="header_injection")
+
+
+class ScheduleKind(models.TextChoices):
+    NOW = "now", "As soon as it is launched"
+    AT = "at", "At a date and time"
+    LOCAL_TIME = "local_time", "At a local time in each recipient's time zone"
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Campaign state machine: (from, to) pairs the services allow.
+CAMPAIGN_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED),  # launch, start in the future
+        (CampaignStatus.DRAFT, CampaignStatus.SENDING),  # launch, start now
+        (CampaignStatus.SCHEDULED, CampaignStatus.SENDING),  # its time came (campaigns.dispatch_due)
+        (CampaignStatus.SCHEDULED, CampaignStatus.PAUSED),
+        (CampaignStatus.SENDING, CampaignStatus.PAUSED),
+        (CampaignStatus.PAUSED, CampaignStatus.SENDING),  # resume, start time reached
+        (CampaignStatus.PAUSED, CampaignStatus.SCHEDULED),  # resume, start time still ahead
+        (CampaignStatus.SENDING, CampaignStatus.COMPLETED),  # no message left to try
+        (CampaignStatus.DRAFT, CampaignStatus.CANCELLED),
+        (CampaignStatus.SCHEDULED, CampaignStatus.CANCELLED),
+        (CampaignStatus.SENDING, CampaignStatus.CANCELLED),
+        (CampaignStatus.PAUSED, CampaignStatus.CANCELLED),
+    }
+)
+
+
+class CampaignSettings(TenantModel):
+    """The organisation's campaign settings: at most ``cap_messages`` campaign messages per
+    contact in ``cap_days`` days (across campaigns), and the time zone used for contacts whose
+    own is unknown."""
+
+    cap_messages = models.PositiveSmallIntegerField(default=DEFAULT_CAP_MESSAGES)
+    cap_days = models.PositiveSmallIntegerField(default=DEFAULT_CAP_DAYS)
+    default_time_zone = models.CharField(max_length=64, default="UTC")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="campaigns_settings_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"Campaign settings of {self.tenant_id}"
+
+
+class Campaign(TenantModel):
+    name = models.CharField(max_length=200)
+    # The consent purpose: always the template's (copied when the template is chosen).
+    purpose = models.CharField(max_length=64)
+    template = models.ForeignKey("templates.EmailTemplate", on_delete=models.PROTECT, related_name="+")
+    # Pinned at launch: the newest approved version at that moment; never changes afterwards.
+    template_version = models.ForeignKey(
+        "templates.TemplateVersion", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    # A launched campaign keeps its frozen audience (its messages) whatever happens to the segment.
+    segment = models.ForeignKey("segments.Segment", on_delete=models.SET_NULL, related_name="+", null=True, blank=True)
+    from_name = models.CharField(max_length=100, validators=[validate_header_safe])
+    from_address = models.EmailField(max_length=254, validators=[validate_header_safe])
+    reply_to = models.EmailField(max_length=254, blank=True, validators=[validate_header_safe])
+    schedule_kind = models.CharField(max_length=16, choices=ScheduleKind.choices, default=ScheduleKind.NOW)
+    # AT: when. After launch, for every kind: when the first message may go (the campaign moves
+    # from scheduled to sending then).
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    # LOCAL_TIME: the wall-clock date and time in each recipient's own time zone.
+    local_send_date = models.DateField(null=True, blank=True)
+    local_send_time = models.TimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    # Compliance approval, when the approval rule requires it (campaigns.checks.approval_required).
+    # It is for one template version: a newer approved version needs approving again.
+    approved_by = models.ForeignKey("authn.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_version = models.ForeignKey(
+        "templates.TemplateVersion", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    created_by = models.ForeignKey("authn.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    launched_by = models.ForeignKey("authn.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    # How many messages launch froze (a fact of the launch, not a live counter).
+    audience_size = models.PositiveIntegerField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)  # completed or cancelled
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "scheduled_at"], name="campaigns_due")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == CampaignStatus.DRAFT
+
+    @property
+    def from_domain(self) -> str:
+        return self.from_address.rpartition("@")[2].lower()
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DEFERRED = "deferred", "Deferred"
+    BOUNCED = "bounced", "Bounced"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown (handed off, outcome not recorded)"
+    ESCROWED = "escrowed", "Escrowed"
+    BLOCKED = "blocked", "Blocked"
+    QUARANTINED = "quarantined", "Quarantined"
+    CANCELLED = "cancelled", "Cancelled"
+    SKIPPED = "skipped", "Skipped (no consent or suppressed at send time)"
+
+
+class Message(TenantModel):
+    """One recipient of a launched campaign. ``send_after`` is when it may next be tried: the
+    schedule (or the recipient's local time) at launch, the retry time once deferred."""
+
+    id = models.BigAutoField(primary_key=True)  # type: ignore[assignment]
+    # The indexes below all start with what the queries filter on; no index of its own.
+    tenant = models.ForeignKey("tenants.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # A removed contact leaves the message (the campaign's history) with no contact.
+    contact = models.ForeignKey(
+        "segments.Contact", on_delete=models.SET_NULL, related_name="+", null=True, db_index=False
+    )
+    status = models.CharField(max_length=16, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
+    send_after = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Set just before the end of SMTP DATA (or the SES call): after it, a crash leaves the
+    # outcome unknown and the message is never tried again.
+    handed_off_at = models.DateTimeField(null=True, blank=True)
+    # Protection decision and the codes behind it (finding types, policy rules; never text).
+    protection_action = models.CharField(max_length=16, blank=True, default="")
+    reason_codes = models.JSONField(default=list, blank=True)
+    level = models.CharField(max_length=16, blank=True, default="")
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    smtp_enhanced = models.CharField(max_length=16, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "contact"], name="campaigns_message_once_per_contact"),
+        ]
+        indexes = [
+            # The pipeline's claim (queued/deferred and due, oldest first) and the progress
+            # counts (grouped by status: an index-only scan of this index's prefix).
+            models.Index(fields=["tenant", "campaign", "status", "send_after"], name="campaigns_message_claim"),
+            # Deleting a contact (SET NULL) and the frequency cap look messages up by contact.
+            models.Index(fields=["contact", "send_after"], name="campaigns_message_contact"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Message {self.pk} ({self.status})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.updated_at = timezone.now()
+        super().save(*args, **kwargs)
+
+
+def rfc_message_id(*, campaign_id: str, message_pk: int, domain: str) -> str:
+    """The RFC 5322 Message-ID of a campaign message: deterministic from the campaign and message
+    ids, so a retried send carries the same one and a bounce or reply names the row
+    (``message_pk_from_message_id``). ``domain`` is the campaign's From domain."""
+    return f"<m{message_pk}.c{campaign_id}@{domain or 'sealpost.invalid'}>"
+
+
+def message_pk_from_message_id(value: str) -> int | None:
+    """The message's primary key from a Message-ID made by ``rfc_message_id`` (None if not one)."""
+    local = value.strip().lstrip("<").partition("@")[0]
+    head, _, _ = local.partition(".")
+    if not head.startswith("m") or not head[1:].isdigit():
+        return None
+    return int(head[1:])

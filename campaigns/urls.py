@@ -1,0 +1,20 @@
+from django.urls import path
+
+from campaigns import views
+
+app_name = "campaigns"
+
+urlpatterns = [
+    path("", views.campaign_list_view, name="campaign_list"),
+    path("new/", views.campaign_create_view, name="campaign_create"),
+    path("settings/", views.campaign_settings_view, name="settings"),
+    path("<uuid:campaign_id>/", views.campaign_detail_view, name="campaign_detail"),
+    path("<uuid:campaign_id>/edit/", views.campaign_edit_view, name="campaign_edit"),
+    path("<uuid:campaign_id>/progress/", views.campaign_progress_view, name="campaign_progress"),
+    path("<uuid:campaign_id>/approve/", views.campaign_approve_view, name="campaign_approve"),
+    path("<uuid:campaign_id>/launch/", views.campaign_launch_view, name="campaign_launch"),
+    path("<uuid:campaign_id>/pause/", views.campaign_pause_view, name="campaign_pause"),
+    path("<uuid:campaign_id>/resume/", views.campaign_resume_view, name="campaign_resume"),
+    path("<uuid:campaign_id>/cancel/", views.campaign_cancel_view, name="campaign_cancel"),
+    path("<uuid:campaign_id>/test-send/", views.campaign_test_send_view, name="campaign_test_send"),
+]
