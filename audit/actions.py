@@ -92,7 +92,7 @@ ACTIONS: dict[str, str] = {
     # Email templates
     # Campaigns
     "campaign.created": "A campaign was created as a draft.",
-    "campaign.updated": "A draft campaign was changed; the details name the fields (and whether approval was withdrawn).",
+    "campaign.updated": "A draft campaign was changed; the details name the fields and whether approval was withdrawn.",
     "campaign.approved": "A compliance officer approved a campaign with a template version.",
     "campaign.launched": "A campaign was launched: its audience frozen into messages (the count is in the details).",
     "campaign.started": "A scheduled campaign's time came: it started sending.",
