@@ -139,6 +139,11 @@ ACTIONS: dict[str, str] = {
     "subprocessor.removed": "A sub-processor was removed from the register.",
     # Delivery
     "delivery.domain_checked": "A member checked a recipient domain's TLS posture now (the details give the outcome).",
+    "sending_domain.added": "An admin added a sending domain; a new DKIM key was generated for it.",
+    "sending_domain.checked": "A sending domain's DKIM, SPF and DMARC records were checked (details: each result).",
+    "sending_domain.removed": "An admin removed a sending domain and its DKIM key.",
+    "sending_domain.verified_for_demo":
+        "seed_demo marked a demo sending domain verified, without DNS (local demo only).",
     # The audit log itself
     "audit.viewed": "The audit log was viewed.",
     "audit.exported": "The audit log was exported.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from encryption.fields import EncryptedTextField
 from tenants.managers import TenantModel
 
 
@@ -56,6 +57,49 @@ class TenantRecipientDomain(TenantModel):
             models.UniqueConstraint(fields=["tenant", "domain"], name="delivery_recipient_domain_per_tenant")
         ]
         indexes = [models.Index(fields=["tenant", "-last_used_at"], name="delivery_domain_recent")]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class SendingDomainStatus(models.TextChoices):
+    PENDING = "pending", "Not checked yet"
+    VERIFIED = "verified", "Verified"
+    FAILING = "failing", "Not verified"
+
+
+class SendingDomain(TenantModel):
+    """A domain this organisation sends From, with the DKIM key Sealpost signs its mail with and
+    the last check of its DNS records (``delivery.sending_domains``). Campaigns launch only from
+    a verified domain. The private key is a secret, so it is envelope-encrypted with the
+    organisation's keys like PHI; DNS records are public, so the records seen are stored as is."""
+
+    domain = models.CharField(max_length=253)
+    dkim_selector = models.CharField(max_length=63)
+    dkim_private_key = EncryptedTextField()
+    dkim_public_txt = models.TextField()  # the TXT value to publish at <selector>._domainkey.<domain>
+    status = models.CharField(max_length=10, choices=SendingDomainStatus.choices, default=SendingDomainStatus.PENDING)
+    # The last check, one result per record: passed or not, why in a sentence, and what DNS said.
+    dkim_ok = models.BooleanField(default=False)
+    dkim_explanation = models.TextField(blank=True)
+    dkim_record_seen = models.TextField(blank=True)
+    spf_ok = models.BooleanField(default=False)
+    spf_explanation = models.TextField(blank=True)
+    spf_record_seen = models.TextField(blank=True)
+    dmarc_ok = models.BooleanField(default=False)
+    dmarc_explanation = models.TextField(blank=True)
+    dmarc_record_seen = models.TextField(blank=True)
+    # Marked verified by seed_demo without DNS (the embedded default has none); never honoured
+    # in production, and cleared by the first real check.
+    verified_for_demo = models.BooleanField(default=False)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey("authn.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "domain"], name="delivery_sending_domain_per_tenant")]
 
     def __str__(self) -> str:
         return self.domain

@@ -319,6 +319,11 @@ DELIVERY_POSTURE_TTL_SECONDS = env_int("DELIVERY_POSTURE_TTL_SECONDS", 24 * 3600
 DELIVERY_POSTURE_FAILURE_TTL_SECONDS = env_int("DELIVERY_POSTURE_FAILURE_TTL_SECONDS", 3600, minimum=60)
 # Check-now requests per organisation per hour on the Recipient domains page.
 DELIVERY_DOMAIN_CHECKS_PER_HOUR = env_int("DELIVERY_DOMAIN_CHECKS_PER_HOUR", 60, minimum=1)
+# The SPF mechanism that authorises Sealpost's sending hosts: a sending domain's SPF record must
+# contain it (the Sending domains page shows the record to publish, with it).
+DELIVERY_SPF_INCLUDE = env_str("DELIVERY_SPF_INCLUDE", "include:_spf.sealpost.example") or ""
+if not re.fullmatch(r"include:[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+", DELIVERY_SPF_INCLUDE):
+    raise EnvError(f"DELIVERY_SPF_INCLUDE={DELIVERY_SPF_INCLUDE!r} must look like include:_spf.example.com.")
 
 # --- Keys -------------------------------------------------------------------------------------
 MASTER_KEY_FILE = Path(env_str("SEALPOST_MASTER_KEY_FILE", str(VAR_DIR / "master.key")) or VAR_DIR / "master.key")

@@ -13,6 +13,7 @@ from django.db import transaction
 from authn.models import User
 from baa.demo import seed_demo_baa
 from consent.demo import seed_demo_consent
+from delivery.demo import seed_demo_sending_domain
 from encryption.fields import blind_index_for
 from segments.models import Contact
 from segments.search_index import contact_index_refresh
@@ -100,6 +101,10 @@ def seed_demo() -> dict[str, object]:
             created_contacts += _contacts(tenant, slug)
             # A signed, active BAA and two sub-processors, so the demo can send PHI.
             seed_demo_baa(tenant=tenant, admin=next(user for user, role in users if role == Role.ADMIN))
+            # A sending domain verified for the local demo only (no DNS here), so a campaign can launch.
+            seed_demo_sending_domain(
+                tenant=tenant, slug=slug, admin=next(user for user, role in users if role == Role.ADMIN)
+            )
             seed_demo_consent(tenant=tenant, slug=slug)
     return {
         "password": DEMO_PASSWORD,

@@ -40,6 +40,7 @@ NAVIGATION = [
     NavItem("Emergency access", "authn:break_glass_list", "break_glass.manage"),
     NavItem("Encryption", "encryption:keys", "encryption.manage"),
     NavItem("Recipient domains", "delivery:domain_list", "delivery.domains.view"),
+    NavItem("Sending domains", "delivery:sending_domain_list", "sending_domains.view"),
     NavItem("Protection policy", "encryption:protection_policy", "protection.view"),
     NavItem("Quarantine", "encryption:quarantine_list", "quarantine.review"),
     NavItem("Roles", "tenants:roles", "roles.view"),

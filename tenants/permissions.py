@@ -157,6 +157,16 @@ _PERMISSIONS = [
         "and check a domain now",
         frozenset({ADMIN, COMPLIANCE}),
     ),
+    Permission(
+        "sending_domains.view",
+        "See the organisation's sending domains, the DNS records to publish and whether each is verified",
+        frozenset({ADMIN, MARKETER, COMPLIANCE}),
+    ),
+    Permission(
+        "sending_domains.manage",
+        "Add and remove sending domains (each gets a DKIM key) and check their DNS records now",
+        frozenset({ADMIN}),
+    ),
     Permission("audit.view", "Read the audit log and its verification status", frozenset({ADMIN, COMPLIANCE})),
     Permission(
         "audit.export", "Export the audit log (CSV, or JSON for offline verification)", frozenset({ADMIN, COMPLIANCE})

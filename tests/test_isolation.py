@@ -18,6 +18,7 @@ from authn.models import ApiApplication, ApiToken
 from campaigns.tests import isolation as campaigns_isolation
 from consent.tests import isolation as consent_isolation
 from consent.tests import public_support as consent_public
+from delivery.tests import support as delivery_support
 from encryption.tests import support as encryption_support
 from templates.tests import isolation as templates_isolation
 from tenants.context import tenant_context
@@ -323,6 +324,13 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     "api:campaigns_api:campaign_resume": ObjectRoute(
         campaigns_isolation.paused_kwargs, campaigns_isolation.paused_unchanged
     ),
+    # Sending domains (delivery)
+    **{
+        f"delivery:{name}": ObjectRoute(
+            delivery_support.sending_domain_kwargs, delivery_support.sending_domain_unchanged
+        )
+        for name in ("sending_domain_detail", "sending_domain_check", "sending_domain_remove")
+    },
 }
 
 # Routes with a path parameter that do not address tenant data.
@@ -338,6 +346,15 @@ NOT_TENANT_DATA: dict[str, str] = {
     "consent_public:preferences": "a recipient's signed preference-centre token (ids only), checked before any lookup",
     "consent_public:unsubscribe": "a recipient's signed unsubscribe token (ids only), checked before any lookup",
 }
+
+
+@pytest.fixture(autouse=True)
+def _no_real_dns():
+    """Sending-domain checks look up DNS: here a resolver on which nothing is published answers."""
+    from delivery.testing import FakeResolver, use_resolver
+
+    with use_resolver(FakeResolver()):
+        yield
 
 
 def test_every_object_route_is_covered():

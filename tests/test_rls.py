@@ -42,6 +42,7 @@ def populated(world):
     from campaigns.tests.support import campaign_rows_in_every_table
     from consent.tests.support import consent_rows_in_every_table
     from delivery.posture import recipient_domain_touch
+    from delivery.tests.support import sending_domain_rows
     from encryption.aead import FieldContext, encrypt_text
     from encryption.services import data_key_rotate
     from encryption.tests.support import protection_rows_in_every_table
@@ -58,6 +59,7 @@ def populated(world):
             encrypt_text(fixture.tenant, FieldContext("t", "f", "r"), "synthetic")  # creates its keys
             data_key_rotate(tenant=fixture.tenant, actor=fixture.users[Role.ADMIN])  # a rotation row
             recipient_domain_touch(tenant=fixture.tenant, domain=f"{fixture.tenant.slug}.example.test")
+            sending_domain_rows(fixture)
             _identity_rows(fixture)
     return world
 
