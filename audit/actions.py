@@ -142,8 +142,7 @@ ACTIONS: dict[str, str] = {
     "sending_domain.added": "An admin added a sending domain; a new DKIM key was generated for it.",
     "sending_domain.checked": "A sending domain's DKIM, SPF and DMARC records were checked (details: each result).",
     "sending_domain.removed": "An admin removed a sending domain and its DKIM key.",
-    "sending_domain.verified_for_demo":
-        "seed_demo marked a demo sending domain verified, without DNS (local demo only).",
+    "sending_domain.verified_for_demo": "seed_demo marked a demo sending domain verified without DNS (demo only).",
     # The audit log itself
     "audit.viewed": "The audit log was viewed.",
     "audit.exported": "The audit log was exported.",
