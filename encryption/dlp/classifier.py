@@ -71,16 +71,28 @@ _HEALTH_TIER = {LAB_RESULT: 3, MEDICATION: 3, PROCEDURE: 2, CONDITION: 2}
 
 
 def _tier(finding: Finding) -> int:
-    rule = finding.rule
+    tier = _TIERS.get((finding.rule, finding.type))
+    if tier is None:
+        tier = _rule_tier(finding.rule, finding.type)
+        if len(_TIERS) < 4096:  # merge rules are named after template fields: keep the memo bounded
+            _TIERS[finding.rule, finding.type] = tier
+    return tier
+
+
+# A rule's tier depends on the rule and the type alone: computed once per pair.
+_TIERS: dict[tuple[str, str], int] = {}
+
+
+def _rule_tier(rule: str, type_: str) -> int:
     if rule.startswith("label:") or rule.endswith(".check_digit") or rule == "mbi.format":
         return 6  # the words said what it is
-    if finding.type == NAME:
+    if type_ == NAME:
         # A name after a title or label beats a dictionary word it overlaps ("Dr. Allegra Stone");
         # a name found only in the name lists gives way to a drug or condition of the same spelling.
         return 4 if rule in ("name.title", "name.label", "name.greeting", "name.closing") else 1
-    if finding.type in HEALTH_TYPES:
-        return _HEALTH_TIER[finding.type]
-    if finding.type == OTHER_ID and rule in ("id.digits", "id.code"):
+    if type_ in HEALTH_TYPES:
+        return _HEALTH_TIER[type_]
+    if type_ == OTHER_ID and rule in ("id.digits", "id.code"):
         return 2
     return 5
 

@@ -34,9 +34,10 @@ def _register() -> None:
     for kind, terms in by_type.items():
         TABLE.add(HEALTH, terms, kind)
     TABLE.add(LAB, lab_tests())
-    TABLE.add(HEALTH_CUE, ["positive for", "negative for", "reactive for", "detected for"], "posneg")
+    TABLE.add(POSNEG_CUE, ["positive for", "negative for", "reactive for", "detected for"], "posneg")
 
 
+POSNEG_CUE = "posneg"
 _register()
 
 # The strength right after a drug name is part of the finding ("metformin 500 mg",
@@ -197,9 +198,7 @@ def _lab_results(ctx: ScanContext, out: list[Finding]) -> None:
             ):
                 continue
         out.append(Finding(LAB_RESULT, start, match.end(), 0.85, "lab.value"))
-    for start, end, argument in ctx.hits.get(HEALTH_CUE, ()):
-        if argument != "posneg":
-            continue
+    for start, end, _ in ctx.hits.get(POSNEG_CUE, ()):
         obj = _POSNEG_OBJECT.match(text, end)
         if obj is None:
             continue
@@ -264,12 +263,19 @@ TABLE.add(
     remember to|consider|talk with your|talk to your|ask your|if you have|if you are|if you or|if you're|
     those with|people with|patients with|who have|library|keep a|list of|our team|last year|more than|patients|
     visits|rounds|grand rounds|lecture|conference|at a glance|from age|sale|on sale|shop|buy|discount|coupon|
-    price|prices""".replace("\n", "").split("|"),
+    price|prices|drugs like|medicines like|medications like|statins like|generics like|vaccines like|conditions like|
+    diseases like|illnesses like|including|what is|what are|cases|leading cause|deadliest|affects|affect|
+    symptoms include|should have|should get|adults|generic|generics|save|savings|in store|
+    per customer|while supplies last|offer|no appointment needed|every year|each year|one of the|weakens|raises the|
+    lowers|considered|optimal|programs|action plan|action plans|travel|travelling|traveling""".replace("\n", "").split(
+        "|"
+    ),
 )
 TABLE.add(YOU_CUE, ["you", "your", "you're", "you've", "yours"])
 _ALWAYS_PERSONAL_RULES = (
     "lab.value",
     "lab.positive_negative",
+    "lab.reading",
     "icd10.code",
     "icd10.context",
     "dose.unknown_drug",
@@ -289,6 +295,22 @@ def sentence_bounds(lower: str, start: int, end: int) -> tuple[int, int]:
     return begin, (min(stops) if stops else high)
 
 
+_STOP_CHARS = re.compile(r"[.!?\n]")
+
+
+def _sentence_of(ctx: ScanContext, start: int, end: int) -> tuple[int, int]:
+    """``sentence_bounds`` from the text's sentence stops, found once per scan."""
+    stops = ctx.cache.get("stops")
+    if stops is None:
+        stops = ctx.cache["stops"] = [m.start() for m in _STOP_CHARS.finditer(ctx.lower)]
+    low = max(0, start - 200)
+    at = bisect_left(stops, start)
+    begin = stops[at - 1] + 1 if at and stops[at - 1] >= low else low
+    high = min(len(ctx.lower), end + 200)
+    at = bisect_left(stops, end, at)
+    return begin, (stops[at] if at < len(stops) and stops[at] < high else high)
+
+
 def _cue_starts(ctx: ScanContext, kind: str) -> list[int]:
     starts = ctx.cache.get(kind)
     if starts is None:
@@ -304,7 +326,7 @@ def about_the_person(ctx: ScanContext, start: int, end: int, anchors: list[tuple
     """Whether the sentence around ``start:end`` is about someone's own care (see above).
     ``anchors`` are the spans of dates and names in the text: one in the sentence counts for it;
     ``evidence`` is what the caller already knows for it (a phrase of care counts 2)."""
-    begin, stop = sentence_bounds(ctx.lower, start, end)
+    begin, stop = _sentence_of(ctx, start, end)
     personal = evidence + 2 * _count(_cue_starts(ctx, PERSONAL_CUE), begin, stop)
     personal += 1 if _count(_cue_starts(ctx, YOU_CUE), begin, stop) else 0
     personal += sum(1 for a, b in anchors if begin <= a and b <= stop and not (a <= start < b))
@@ -646,11 +668,12 @@ def _word_forms(ctx: ScanContext, out: list[Finding]) -> None:
                 continue
             begin = noun.start(1)
             head = text[begin:start].split()
-            while head and head[0].lower() in _DETERMINERS:
+            while head and (head[0].lower() in _DETERMINERS or not head[0][0].isalnum()):
                 begin = text.index(head[1], begin + len(head[0])) if len(head) > 1 else start
                 head = head[1:]
             found = Finding(LAB_RESULT, begin, end, 0.7, "lab.reading")
-        if found is not None and free(found.start, found.end):
+        if found is not None and (free(found.start, found.end) or found.rule == "lab.reading"):
+            # A reading spans its test ("biopsy was benign"): it outranks the test's dictionary term.
             out.append(found)
             covered.append((found.start, found.end))
 
@@ -727,7 +750,19 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
         r"we\s+(?:have\s+)?(?:scheduled|booked|received\s+your|reviewed\s+your|processed\s+your|filled\s+your|"
         r"sent\s+your|shipped\s+your|mailed\s+your)\b",
     ),
-    ("due overdue", r"(?:due|overdue)\s+for\s+(?:your|a|an|the)?\s*[\w-]+"),
+    # "due for your mammogram", not "due for recredentialing" or "due for renewal" (paperwork).
+    (
+        "due overdue",
+        r"(?:due|overdue)\s+for\s+(?:your|a|an|the)?\s*(?!(?:re)?(?:credential|certif|new|verif|validat|enrol|regist|"
+        r"payment|review|upgrade|inspection|audit|training|license|licence|password|update|audit)\w*)[\w-]+",
+    ),
+    (
+        "cleaning session physio therapy scan screening test surgery procedure exam appointment appt visit consult "
+        "consultation checkup check draw infusion injection",
+        r"(?:cleaning|session|physio|therapy|scan|screening|test|surgery|procedure|exam|appointment|appt|visit|"
+        r"consult(?:ation)?|check-?up|draw|infusion|injection)\s+(?:is\s+|has\s+been\s+|was\s+)?(?:booked|scheduled|"
+        r"confirmed|rescheduled|moved)\b",
+    ),
     ("time", r"time\s+(?:for|to\s+schedule|to\s+book)\s+your\b"),
     ("records", r"records\s+show\s+(?:that\s+)?you\s+(?:are|were|have|haven't|had|last|missed|did)\b"),
     (
@@ -788,6 +823,10 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
 )
 
 
+# The words phrases of care start with: a kind of their own, so that only they are looked at.
+CARE_CUE = "care"
+
+
 def _context_patterns() -> dict[str, re.Pattern[str]]:
     by_word: dict[str, list[str]] = {}
     for starts, phrase in _CONTEXT_PHRASES:
@@ -798,17 +837,15 @@ def _context_patterns() -> dict[str, re.Pattern[str]]:
 
 _CONTEXT_BY_WORD = _context_patterns()
 for _word in _CONTEXT_BY_WORD:
-    TABLE.add(HEALTH_CUE, [_word], ("context", _word))
+    TABLE.add(CARE_CUE, [_word], _word)
 
 
 def health_context(ctx: ScanContext, anchors: list[tuple[int, int]] | None = None) -> bool:
     """Whether some phrase of care (see ``_CONTEXT_PHRASES``) stands in a sentence about the person.
     ``anchors``: spans of dates and names, as for ``about_the_person``."""
     text = ctx.text
-    for start, _, argument in ctx.hits.get(HEALTH_CUE, ()):
-        if argument.__class__ is not tuple or argument[0] != "context":
-            continue
-        found = _CONTEXT_BY_WORD[argument[1]].match(text, start)
+    for start, _, word in ctx.hits.get(CARE_CUE, ()):
+        found = _CONTEXT_BY_WORD[word].match(text, start)
         if found is not None and about_the_person(ctx, found.start(), found.end(), anchors or [], evidence=2):
             return True
     return False

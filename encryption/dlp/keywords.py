@@ -68,7 +68,11 @@ def automaton() -> Any:
         # The offset from the key's first character to the hit's first character in the text:
         # the text is padded with one space in front, a whole-word key with one space too.
         lead = 1 if padded.startswith(" ") else 0
-        machine.add_word(padded, (len(padded) - lead, tuple(hits)))
+        # Most keys stand for one hit: (length, kind, argument); others (length, None, hits).
+        if len(hits) == 1:
+            machine.add_word(padded, (len(padded) - lead, hits[0][0], hits[0][1]))
+        else:
+            machine.add_word(padded, (len(padded) - lead, None, tuple(hits)))
     machine.make_automaton()
     return machine
 
@@ -76,8 +80,10 @@ def automaton() -> Any:
 def scan_keywords(normalised: str) -> dict[str, list[Hit]]:
     """All keyword hits in a normalised text, grouped by kind, each list in text order."""
     found: dict[str, list[Hit]] = defaultdict(list)
-    for end, (length, hits) in automaton().iter(f" {normalised} "):
-        start = end - length
-        for kind, argument in hits:
-            found[kind].append((start, end - 1, argument))
+    for end, (length, kind, argument) in automaton().iter(f" {normalised} "):
+        if kind is not None:
+            found[kind].append((end - length, end - 1, argument))
+        else:
+            for kind_, argument_ in argument:
+                found[kind_].append((end - length, end - 1, argument_))
     return found

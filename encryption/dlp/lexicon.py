@@ -6,6 +6,7 @@ Files are plain text, one entry a line (``icd10_categories.txt``: whitespace-sep
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 from pathlib import Path
 
@@ -16,23 +17,25 @@ LEXICON_DIR = Path(__file__).with_name("lexicon")
 # ASCII punctuation and common typographic marks become spaces, so that dictionary matching sees
 # "x-ray", "x ray" and "X-Ray" alike and a key padded with spaces matches whole words only.
 _PUNCTUATION = "".join(chr(c) for c in range(128) if not chr(c).isalnum()) + "’‘“”–—•·…\u00a0"
-# Accented Latin letters lose their accent (one character for one), so "José" finds "jose".
-_ACCENTS = {
-    **dict.fromkeys("àáâãäåāăą", "a"),
-    **dict.fromkeys("çćč", "c"),
-    "ď": "d",
-    **dict.fromkeys("èéêëēėęě", "e"),
-    **dict.fromkeys("ìíîïīį", "i"),
-    "ł": "l",
-    **dict.fromkeys("ñńň", "n"),
-    **dict.fromkeys("òóôõöøōő", "o"),
-    **dict.fromkeys("ŕř", "r"),
-    **dict.fromkeys("śšş", "s"),
-    "ť": "t",
-    **dict.fromkeys("ùúûüūůűų", "u"),
-    **dict.fromkeys("ýÿ", "y"),
-    **dict.fromkeys("źżž", "z"),
-}
+
+
+# Accented Latin letters lose their accent (one character for one), so "José" finds "jose",
+# "Nguyễn" finds "nguyen" and "Wójcik" finds "wojcik": every lower-case letter of Latin-1,
+# Latin Extended-A/B and Latin Extended Additional whose decomposition starts with an ASCII letter,
+# and a few letters with a stroke that have no decomposition.
+def _accent_table() -> dict[str, str]:
+    table = {"ł": "l", "đ": "d", "ø": "o", "ı": "i", "ħ": "h", "ŧ": "t", "ƀ": "b", "ɨ": "i"}
+    for code in (*range(0xE0, 0x250), *range(0x1E00, 0x1F00)):
+        char = chr(code)
+        if not char.islower():
+            continue
+        base = unicodedata.normalize("NFD", char)[0]
+        if base != char and base.isascii() and base.isalpha():
+            table[char] = base.lower()
+    return table
+
+
+_ACCENTS = _accent_table()
 NORMALISE = str.maketrans({**dict.fromkeys(_PUNCTUATION, " "), **_ACCENTS})
 FOLD = str.maketrans(_ACCENTS)
 

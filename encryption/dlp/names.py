@@ -398,7 +398,7 @@ _ORG = frozenset(
         "ministry shelter pantry market store shop mall restaurant cafe café hotel inn airport station "
         "library museum theater theatre stadium arena highway hwy route district borough township parish "
         "province region island islands apothecary drugstore drug drugs medicare medicaid health's "
-        "regional's valley"
+        "regional's valley accounts payable receivable purchasing procurement"
     )
 )
 _TITLE_WORDS = frozenset(
@@ -414,11 +414,14 @@ _CREDENTIALS = frozenset(
     )
 )
 
-_UPPER = "A-ZÀ-ÖØ-Þ"
-_LOWER = "a-zß-öø-ÿ"
+# Capital and small letters of Latin-1, Latin Extended-A/B and Latin Extended Additional
+# ("Łukasz", "Szymańska", "Nguyễn"), as character-class contents.
+_LATIN = [chr(code) for code in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)) if chr(code).isalpha()]
+_UPPER = "A-Z" + "".join(char for char in _LATIN if char.isupper())
+_LOWER = "a-z" + "".join(char for char in _LATIN if char.islower())
 _TOKEN = (
-    rf"(?:(?:Mc|Mac|O['’]|D['’]|L['’])?[{_UPPER}][{_LOWER}]+(?:[{_UPPER}][{_LOWER}]+)?(?:-[{_UPPER}][{_LOWER}]+)?"
-    rf"|[{_UPPER}]\.(?=[ \t]+[{_UPPER}])|[{_UPPER}]{{2,}}(?:-[{_UPPER}]{{2,}})?)"
+    rf"(?:(?:Mc|Mac|O['’]|D['’]|L['’])?[{_UPPER}][{_LOWER}]+(?:[{_UPPER}][{_LOWER}]+)?(?:-[{_UPPER}]?[{_LOWER}]+)?"
+    rf"|[{_UPPER}]\.(?=[ \t]+[{_UPPER}])|(?:[{_UPPER}]['’])?[{_UPPER}]{{2,}}(?:-[{_UPPER}]{{2,}})?)"
 )
 _PARTICLE = (
     r"(?:de|del|de la|da|das|do|dos|van|von|der|den|van der|van den|di|du|le|la|bin|ibn|al|el|St\.?|Ste\.?|Ó|Ní|Nic|"
@@ -434,12 +437,14 @@ _CUED_SEQUENCE = re.compile(
     rf"Mc)[ \t]+)?{_SEQUENCE.pattern}"
 )
 _TOKENS = re.compile(_TOKEN)
+_TOKENS_BEFORE = re.compile(rf"((?:{_TOKEN}[ \t]+)+)$")
+_TOKEN_BEFORE = re.compile(rf"({_TOKEN})[ \t]+$")
 # "Lars B. Ngata, DNP": a credential after a comma closes a name.
 _NAME_BEFORE_CREDENTIAL = re.compile(rf"({_SEQUENCE.pattern})[ \t]*,[ \t]*$")
 # "Bill," alone on a line (or before lower-case words): a salutation without a greeting word.
 _SALUTATION = re.compile(
     rf"[ \t]*(?:(?:—|–|--|-)[ \t]*)?({_TOKEN}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_TOKEN}){{0,2}})[ \t]*"
-    r"(?:,(?=[ \t]*(?:\r?\n|$)|[ \t]+[a-z0-9])|(?=[ \t]*(?:\r?\n|$)))"
+    r"(?:,(?=[ \t]*(?:\r?\n|$)|[ \t]+[a-z0-9])|(?=[ \t]*(?:\r?\n|$))|(?<=[ \t])[-–—](?=[ \t]+[a-z]))"
 )
 _PLACE_AFTER = re.compile(
     r"[ \t]*,[ \t]*(?:A[KLRZS]|C[AOT]|D[CE]|FL|G[AU]|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|P[AR]|RI|"
@@ -460,6 +465,10 @@ _AFTER_CLOSING = re.compile(
 )
 _LINE_END = re.compile(r"[ \t]*(?:,[ \t]*[A-Za-z.\- ,]{1,30})?[ \t]*(?:\r?\n|$)")
 _GIVEN_AFTER_COMMA = re.compile(rf",[ \t]*({_TOKEN}(?:[ \t]+{_TOKEN}){{0,2}})")
+# "BELLO, IBRAHIM", "O'SULLIVAN, CIARAN": an all-capital family name and a comma before a given name.
+_CAPS_FAMILY_BEFORE = re.compile(
+    rf"(?<![\w'’-])((?:[{_UPPER}]['’])?[{_UPPER}]{{2,}}(?:[- ][{_UPPER}]{{2,}})?)[ \t]*,[ \t]*$"
+)
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*|^\s*)$")
 
 
@@ -500,6 +509,8 @@ def _lists() -> _Lists:
 
 
 def _known(word: str, lists: _Lists) -> bool:
+    if word[:2] in ("o'", "o’") and len(word) > 3:  # "o'sullivan"
+        word = word[2:]
     if "-" in word:  # "jean-luc", "garcía-lópez": every part a name
         parts = [part for part in word.split("-") if part]
         return bool(parts) and all(_listed(part, lists) for part in parts) and any(_known(p, lists) for p in parts)
@@ -612,11 +623,12 @@ def _from_cue(ctx: ScanContext, start: int, end: int, role: str, lists: _Lists) 
             return None
     elif _has_org(tokens):
         return None
+    given = None
     if role == LABEL and len(tokens) == 1:
         # "Patient: GARCIA, MARIA" / "Name: Rivera, Tomás": family name, comma, given names.
         given = _GIVEN_AFTER_COMMA.match(text, tokens[0][1])
         if given is not None:
-            tokens = tokens + _clean_tokens(ctx, given.start(1), given.end(1))
+            tokens = tokens + _trim(_clean_tokens(ctx, given.start(1), given.end(1)))  # not "MRN" after it
     if role == CLOSING and _LINE_END.match(text, tokens[-1][1]) is None:
         return None  # a closing line is the name alone (credentials allowed after a comma)
     known = any(_known(word, lists) for _, _, word in tokens)
@@ -625,9 +637,22 @@ def _from_cue(ctx: ScanContext, start: int, end: int, role: str, lists: _Lists) 
     )
     if role == LABEL and ctx.lower[start:end] in _COLON_LABELS and after.group("colon") is None and not known:
         return None
-    if not strong and not known:
+    if (
+        not strong
+        and not known
+        and not (
+            role == WEAK_GREETING
+            and len(tokens) == 1
+            and _next_char(text, tokens[0][1]) in (",", "!", ".", "\n", "\r", "")
+            and _plausible(ctx, tokens[0])
+        )
+    ):
         return None
-    if all(word.isupper() and len(word) > 1 for word in (text[s:e] for s, e, _ in tokens)) and not known:
+    if (
+        given is None
+        and all(word.isupper() and len(word) > 1 for word in (text[s:e] for s, e, _ in tokens))
+        and not known
+    ):
         return None  # "PATIENT: SEE ABOVE"
     confidence = 0.9 if (known or role == TITLE) else 0.75
     return Finding(NAME, tokens[0][0], tokens[-1][1], confidence, f"name.{role}")
@@ -639,7 +664,7 @@ def _from_dictionary(ctx: ScanContext, start: int, lists: _Lists) -> Finding | N
         return None
     # Extend to the left over capitalised words that are names too ("Maria [Elena] Garcia").
     begin = start
-    left = re.search(rf"((?:{_TOKEN}[ \t]+)+)$", text[max(0, start - 40) : start])
+    left = _TOKENS_BEFORE.search(text[max(0, start - 40) : start])
     if left is not None:
         offset = max(0, start - 40)
         for m in reversed(list(_TOKENS.finditer(text, offset + left.start(1), start))):
@@ -664,6 +689,10 @@ def _from_dictionary(ctx: ScanContext, start: int, lists: _Lists) -> Finding | N
         return None  # "Madison, WI": a city
     if len(words) == 1:
         word = words[0]
+        if text[tokens[0][0] : tokens[0][1]].isupper() and word in lists.first and word not in lists.ambiguous:
+            family = _CAPS_FAMILY_BEFORE.search(text, max(0, tokens[0][0] - 40), tokens[0][0])
+            if family is not None and not _has_org(_clean_tokens(ctx, family.start(1), family.end(1))):
+                return Finding(NAME, family.start(1), tokens[0][1], 0.75, "name.family_given")
         if (
             len(word) < 3
             or word not in lists.first
@@ -700,13 +729,111 @@ def name_findings(ctx: ScanContext) -> list[Finding]:
             if "," not in ctx.text[max(0, start - 3) : start]:
                 continue
             found = _before_credential(ctx, start, end, lists)
+        elif role == GREETING and _next_char(ctx.text, end).islower():
+            found = _lowercase_name(ctx, end, lists)
         else:
             found = _from_cue(ctx, start, end, role, lists)
-        if found is not None:
+        if found is not None and not _CONTRACTION.match(ctx.text, found.end):
             out.append(found)
             covered_until = max(covered_until, found.end)
     out.extend(_colon_labels(ctx, lists))
     out.extend(_salutations(ctx, lists))
+    out.extend(_vocatives(ctx))
+    return out
+
+
+_CONTRACTION = re.compile(r"['’](?:t|ll|ve|re|d)\b")  # "Don't", "Won't": a verb, not a name
+_LOWER_WORDS = re.compile(rf"[ \t]+([{_LOWER}]+(?:[ \t]+[{_LOWER}]+)?)(?=[ \t]*[,!:.\-–—\n]|[ \t]*$)")
+
+
+def _lowercase_name(ctx: ScanContext, end: int, lists: _Lists) -> Finding | None:
+    """ "hi maria!", "hey ana -": a greeting and given names written in lower case (only names of
+    the given-name list that are not everyday words)."""
+    match = _LOWER_WORDS.match(ctx.text, end)
+    if match is None:
+        return None
+    names = match.group(1).split()
+    if not all(fold(w) in lists.first and fold(w) not in lists.ambiguous and w not in _NOT_NAME for w in names):
+        return None
+    return Finding(NAME, match.start(1), match.end(1), 0.7, "name.greeting")
+
+
+# Words that open a message or a sentence like a name but are not one ("Sorry, your order...").
+_NOT_VOCATIVE = frozenset(
+    words(
+        "sorry yes yeah yep nope ok okay great good bad done success ready shipped heads psst oops hurry "
+        "surprise quick friendly final last urgent reminder important alert note notice update fyi btw "
+        "well so now also again hey hmm wow oh ah alas cheers ps nb re fw fwd attention hurrah hooray "
+        "unfortunately fortunately luckily sadly happily finally currently recently additionally however "
+        "otherwise meanwhile therefore instead besides furthermore moreover please kindly tomorrow today "
+        "tonight yesterday here there this that these those it what why how when where who which "
+        "congratulations congrats welcome thanks hello hi dear greetings subject date time total amount "
+        "balance next first second third item order invoice receipt confirmation payment status warning "
+        "seniors veterans moms dads kids ladies gentlemen nurses doctors employees volunteers donors "
+        "shoppers customers travelers travellers athletes runners smokers teens adults women men folks"
+    )
+)
+
+
+def _plausible(ctx: ScanContext, token: tuple[int, int, str]) -> bool:
+    """Whether a capitalised word that no name list knows may be a given name used in address."""
+    start, end, word = token
+    raw = ctx.text[start:end]
+    if len(word) < 3 or raw.isupper() or not raw[1:].islower() or word.endswith(("ly", "ing")):
+        return False
+    if word in _NOT_NAME or word in _NOT_VOCATIVE or word in _CUE_WORDS or word in _ORG or word in _PLACES:
+        return False
+    return word not in _months_and_terms()
+
+
+_PLACES = frozenset(
+    word.lower()
+    for word in words(
+        "Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia Hawaii Idaho "
+        "Illinois Indiana Iowa Kansas Kentucky Louisiana Maine Maryland Massachusetts Michigan Minnesota "
+        "Mississippi Missouri Montana Nebraska Nevada Ohio Oklahoma Oregon Pennsylvania Tennessee Texas Utah "
+        "Vermont Virginia Washington Wisconsin Wyoming Canada Mexico England Ireland Scotland Wales France "
+        "Germany Spain Italy India China Japan Nigeria Ghana Kenya Poland Vietnam Brazil Australia"
+    )
+)
+
+
+def _months_and_terms() -> frozenset[str]:
+    global _TERMS
+    if _TERMS is None:
+        from encryption.dlp.lexicon import health_terms
+        from encryption.dlp.patterns import _MONTHS
+
+        _TERMS = frozenset(health_terms()) | frozenset(_MONTHS)
+    return _TERMS
+
+
+_TERMS: frozenset[str] | None = None
+# "juan carlos, tu receta...": given names in lower case opening the message.
+_OPENING_LOWER = re.compile(rf"[ \t]*([{_LOWER}]+(?:[ \t]+[{_LOWER}]+)?)[ \t]*,")
+# "Your lab results are ready, Oyinkansola.": a single capitalised word closing a sentence after a
+# comma, in a sentence addressed to the reader.
+_CLOSING_VOCATIVE = re.compile(rf",[ \t]+({_TOKEN})[ \t]*[.!](?=\s|$)")
+_ADDRESSED = re.compile(r"\b(?:you|your|you're|you've|thanks|thank you)\b")
+
+
+def _vocatives(ctx: ScanContext) -> list[Finding]:
+    text = ctx.text
+    out = []
+    lower = _OPENING_LOWER.match(text)
+    if lower is not None:
+        names = [fold(word) for word in lower.group(1).split()]
+        lists = _lists()
+        if all(name in lists.first and name not in lists.ambiguous and name not in _NOT_NAME for name in names):
+            out.append(Finding(NAME, lower.start(1), lower.end(1), 0.65, "name.salutation"))
+    if ", " in text:
+        for match in _CLOSING_VOCATIVE.finditer(text):
+            tokens = _clean_tokens(ctx, match.start(1), match.end(1))
+            if len(tokens) != 1 or tokens[0][1] != match.end(1) or not _plausible(ctx, tokens[0]):
+                continue
+            begin = max(text.rfind(stop, 0, match.start()) for stop in ".!?\n") + 1
+            if _ADDRESSED.search(ctx.lower, begin, match.start()):
+                out.append(Finding(NAME, tokens[0][0], tokens[0][1], 0.6, "name.vocative"))
     return out
 
 
@@ -756,6 +883,8 @@ _OPENING_LINES = 4
 def _line_starts(text: str) -> list[int]:
     """Where a salutation may stand: the first lines of the message (and after a "Clinic: "
     prefix there), a line opening with a dash ("— Aroha King"), the line after a closing."""
+    if "\n" not in text and ": " not in text:
+        return [0]
     starts = [0]
     position = text.find("\n")
     lines = 1
@@ -778,14 +907,24 @@ def _line_starts(text: str) -> list[int]:
     return starts
 
 
+def _starts_of(ctx: ScanContext) -> list[int]:
+    starts = ctx.cache.get("line_starts")
+    if starts is None:
+        starts = ctx.cache["line_starts"] = _line_starts(ctx.text)
+    return starts
+
+
 def _salutations(ctx: ScanContext, lists: _Lists) -> list[Finding]:
     text = ctx.text
     out = []
     length = len(text)
-    for position in _line_starts(text):
+    for position in _starts_of(ctx):
         while position < length and text[position] in " \t":
             position += 1
         if position >= length or not (text[position].isupper() or text[position] in "—–-"):
+            continue
+        match = _SALUTATION.match(text, position)
+        if match is None:
             continue
         # A salutation is short: a few words, then a comma or the end of the line.
         newline = text.find("\n", position, position + 48)
@@ -793,22 +932,28 @@ def _salutations(ctx: ScanContext, lists: _Lists) -> list[Finding]:
         stop = min(
             i for i in (newline, comma, position + 44 if newline == -1 and comma == -1 else -1, length) if i != -1
         )
+        dash = text[match.end() - 1] in "-–—"  # "Lars - colonoscopy prep: ..."
         head = text[position:stop].strip().lstrip("—–-").replace(" ", "").replace("-", "").replace(".", "")
-        if not head.replace("'", "").replace("’", "").isalpha():
+        if not dash and not head.replace("'", "").replace("’", "").isalpha():
             continue
-        match = _SALUTATION.match(text, position)
-        if match is not None:
-            tokens = _clean_tokens(ctx, match.start(1), match.end(1))
-            words = [word for _, _, word in tokens]
-            alone = "," not in text[match.end(1) : match.end()]
-            if (
-                tokens
-                and all(_listed(w, lists) and w not in _NOT_NAME and w not in _CUE_WORDS for w in words)
-                and not _has_org(tokens)
-                and (not alone or _listed(words[0].split("-")[0], _FIRST_ONLY(lists)))
-            ):
-                out.append(Finding(NAME, tokens[0][0], tokens[-1][1], 0.75, "name.salutation"))
+        tokens = _clean_tokens(ctx, match.start(1), match.end(1))
+        words = [word for _, _, word in tokens]
+        alone = not dash and "," not in text[match.end(1) : match.end()]
+        if (
+            tokens
+            and all(_listed(w, lists) and w not in _NOT_NAME and w not in _CUE_WORDS for w in words)
+            and not _has_org(tokens)
+            and (not alone or _listed(words[0].split("-")[0], _FIRST_ONLY(lists)))
+        ):
+            out.append(Finding(NAME, tokens[0][0], tokens[-1][1], 0.75, "name.salutation"))
+        elif not alone and len(tokens) == 1 and _plausible(ctx, tokens[0]) and _VOCATIVE_AFTER.match(text, match.end()):
+            # "Fatou, good news - ...", "Aleksander, you're on ...": a single capitalised word that no
+            # list knows, opening a line before a comma and lower-case words.
+            out.append(Finding(NAME, tokens[0][0], tokens[0][1], 0.6, "name.vocative"))
     return out
+
+
+_VOCATIVE_AFTER = re.compile(r"[ \t]+[a-z]")
 
 
 def _from_surname(ctx: ScanContext, start: int, lists: _Lists) -> Finding | None:
@@ -817,7 +962,7 @@ def _from_surname(ctx: ScanContext, start: int, lists: _Lists) -> Finding | None
     text = ctx.text
     if not text[start].isupper():
         return None
-    prior = re.search(rf"({_TOKEN})[ \t]+$", text[max(0, start - 30) : start])
+    prior = _TOKEN_BEFORE.search(text[max(0, start - 30) : start])
     if prior is None:
         return None
     first_start = start - (min(start, 30) - prior.start(1))
@@ -829,8 +974,14 @@ def _from_surname(ctx: ScanContext, start: int, lists: _Lists) -> Finding | None
         or (word in lists.ambiguous and word not in lists.first)
     ):
         return None
-    if word not in lists.first and _SENTENCE_START.search(text[max(0, first_start - 3) : first_start]):
-        return None
+    surname = _TOKENS.match(text, start)
+    possessive = surname is not None and text.startswith(("'s ", "’s "), surname.end())
+    if (
+        word not in lists.first
+        and not possessive
+        and _SENTENCE_START.search(text[max(0, first_start - 3) : first_start])
+    ):
+        return None  # a capitalised word opening a sentence, unless "Przemysław Wójcik's ..." follows
     return _from_dictionary(ctx, first_start, lists) or _pair(ctx, first_start, lists)
 
 

@@ -17,6 +17,7 @@ its address, an event's date) not.
 
 from __future__ import annotations
 
+import operator
 import re
 
 from encryption.dlp import validators
@@ -43,7 +44,7 @@ from encryption.dlp.findings import (
     Finding,
 )
 from encryption.dlp.keywords import ID_LABEL, MONTH, PHRASE, TABLE
-from encryption.dlp.lexicon import normalise, words
+from encryption.dlp.lexicon import first_names, normalise, surnames, words
 
 PERSONAL = "/personal"
 
@@ -342,7 +343,13 @@ _NEEDS_MARKER = frozenset(
         "tag",
     }
 )
-_RETAIL_LABELS = frozenset({"order number", "order no", "order id", "order", "reference", "ref"})
+_RETAIL_LABELS = frozenset(
+    {"order number", "order no", "order id", "order", "reference", "ref", "invoice", "invoice number", "invoice no"}
+)
+# An order number is a shop's ("Order #A-55231 ships free"), never a person's identifier, unless a
+# laboratory or imaging order is meant.
+_ORDER_LABELS = frozenset({"order number", "order no", "order id", "order"})
+_CLINICAL_ORDER = re.compile(r"\b(?:lab|laboratory|test|imaging|radiology|requisition|specimen)[ \t]+$")
 for _family, (_type, _confidence, _words) in _LABELS.items():
     for _word in _words:
         # The label as the automaton sees it: "Member #" and "member" are one key, so the value
@@ -352,8 +359,10 @@ for _family, (_type, _confidence, _words) in _LABELS.items():
 
 # Words that make a following value a retail or marketing code, never an identifier.
 _RETAIL = re.compile(
-    r"\b(?:coupon|promo|discount|voucher|gift card|shopping|cart|checkout|shipped|shipping|tracking|"
-    r"purchase|store|shop|sku|sale|subscription box|rewards?)\b"
+    r"\b(?:coupon|promo|discount|voucher|gift card|shopping|cart|checkout|ships?|shipped|shipping|shipment|tracking|"
+    r"track it|out for delivery|delivery|delivered|package|parcel|courier|purchase|purchased|store|shop|sku|sale|"
+    r"subscription|rewards?|loyalty|refund|rma|warranty|subtotal|qty|free shipping|promo code|order summary|"
+    r"your order|% off|bogo)\b"
 )
 
 # The value after a label: optional "number/no./#/ID", "is", punctuation, then a token that
@@ -361,7 +370,8 @@ _RETAIL = re.compile(
 _VALUE = re.compile(
     r"""
     (?:\s*\((?:[a-z]{1,12})\))?
-    (?P<word>[ \t]*(?:number|numbers|no|num|nbr|id|code|identifier|on\ file|ending\ (?:in|with))\b)?
+    (?P<word>[ \t]*\(?(?:number|numbers|no|num|nbr|id|code|identifier|on\ file)\b\.?)?
+    (?P<last>[ \t]*(?:ending|ends|last\ (?:4|four)(?:\ digits)?)(?:\ (?:in|with))?\b)?
     [ \t]*(?P<mark>[.:=\#\-–]*)
     (?:[ \t]*(?:is|was|of|for)\b)?
     [ \t]*[:=\#\-–]?[ \t]*\#?[ \t]*(?:\n[ \t]*)?[ \t]*\(?[ \t]*
@@ -401,6 +411,8 @@ def _labelled(ctx: ScanContext, out: list[Finding]) -> None:
         value = match.group("v")
         if not _HAS_DIGIT.search(value) or len(value) < 3:
             continue
+        if match.group("last") and len(validators.digits_of(value)) <= 4:
+            continue  # "SSN on file ending 6789", "card ending 8841": the last digits name no one
         vstart, vend = match.span("v")
         if kind == VEHICLE_ID and label not in ("vin", "vehicle identification number"):
             plate = _PLATE.match(text, vstart)
@@ -413,6 +425,10 @@ def _labelled(ctx: ScanContext, out: list[Finding]) -> None:
             and not _strong(value)
         ):
             continue  # "Medical Group 6454 Oak Avenue": a bare word, not a label
+        if label in _ORDER_LABELS and not _CLINICAL_ORDER.search(
+            ctx.lower, max(0, end - len(label) - 16), end - len(label)
+        ):
+            continue  # a shop's order number
         if label in _RETAIL_LABELS:
             if retail is None:
                 retail = bool(_RETAIL.search(ctx.lower))
@@ -535,6 +551,7 @@ _SHAPE = bytes(
     for c in range(256)
 )
 _NOT_BEFORE_TOKEN = frozenset("@/.$€£-_#")
+_first = operator.itemgetter(0)
 
 
 def shape(text: str) -> str:
@@ -559,15 +576,22 @@ def tokens(ctx: ScanContext) -> list[tuple[str, re.Match[str]]]:
     text = ctx.text
     form = " " + shape(text)  # a leading space: a token at the very start is found like any other
     # Numbers: a digit, "(" or "+" after a space; codes: capitals touching a digit ("E11.9",
-    # "INC9292106", "WC-2027"). form[i] describes text[i - 1].
-    candidates = [(p, _NUMERIC) for p in _starts(form, " 0", 0) + _starts(form, " (0", 0) + _starts(form, " +0", 0)]
-    for touch in _starts(form, "A0", -1) + _starts(form, "A 0", -1):
-        start = touch
-        while start > 0 and form[start] == "A":
-            start -= 1
-        if touch - start <= 5:
-            candidates.append((start, _CAPITAL_TOKEN))
-    candidates.sort(key=lambda item: item[0])
+    # "INC9292106", "WC-2027"). form[i] describes text[i - 1]. (str.find is several times faster
+    # here than a regular expression over the shape: a pattern with no literal prefix is tried at
+    # every position.)
+    candidates = [(p, _NUMERIC) for p in _starts(form, " 0", 0)]
+    if "(0" in form or "+0" in form:
+        candidates += [(p, _NUMERIC) for p in _starts(form, " (0", 0) + _starts(form, " +0", 0)]
+        candidates.sort(key=_first)
+    touches = _starts(form, "A0", -1) + _starts(form, "A 0", -1)
+    if touches:
+        for touch in touches:
+            start = touch
+            while start > 0 and form[start] == "A":
+                start -= 1
+            if touch - start <= 5:
+                candidates.append((start, _CAPITAL_TOKEN))
+        candidates.sort(key=_first)
     found = []
     last_end = -1
     for start, pattern in candidates:
@@ -610,7 +634,8 @@ _SSN_CUE = re.compile(r"\b(?:ssn|ss#|social security|soc sec|ssa)\b[^\n]{0,20}$"
 _NEGATIVE_ID = re.compile(
     r"\b(?:order|tracking|coupon|promo|code|sku|item|product|model|catalog|catalogue|gift card|voucher|reward|"
     r"points|lot|batch|isbn|upc|part|ticket|invoice|ref|reference|confirmation|extension|ext|room|suite|"
-    r"box|pin|otp|passcode|verification)\b[^\n]{0,12}$"
+    r"box|pin|otp|passcode|verification|track|shipment|package|parcel|rma|return|warranty|serial key|product key|"
+    r"store|register|trans|transaction|auth code|ups|usps|fedex|dhl)\b[^\n]{0,12}$"
 )
 _VERSION = re.compile(r"\b(?:version|ver|v|release|build)\.?\s*$")
 _SHORT_DATE_CUE = re.compile(
@@ -874,6 +899,27 @@ _ROLE_MAILBOXES = frozenset(
         "unsubscribe optout"
     )
 )
+_MAILBOX_PARTS = re.compile(r"[a-z]+")
+
+
+def _personal_mailbox(mailbox: str) -> bool:
+    """A person's mailbox ("dana.whitfield", "kwhit88", "jyoung"), not a role's or a service's
+    ("info", "frontdesk", "facilities", "breathe"): a digit, several parts that are not all role
+    words, or a part that is a listed name (after an initial, too)."""
+    if mailbox in _ROLE_MAILBOXES:
+        return False
+    parts = _MAILBOX_PARTS.findall(mailbox)
+    if any(char.isdigit() for char in mailbox):
+        return True
+    if not parts or all(part in _ROLE_MAILBOXES for part in parts):
+        return False
+    if len(parts) > 1:
+        return True
+    first, last = first_names(), surnames()
+    word = parts[0]
+    return word in first or word in last or (len(word) > 3 and (word[1:] in last or word[2:] in last))
+
+
 _URL = re.compile(r"(?=[HhWw])(?:[Hh][Tt][Tt][Pp][Ss]?://|[Ww][Ww][Ww]\.)[^\s<>\"'()\[\]{}|\\^`]+")
 _TLDS = (
     "com|org|net|gov|edu|us|io|health|care|info|biz|co|me|app|clinic|hospital|healthcare|doctor|dental|"
@@ -900,7 +946,7 @@ def _emails_and_urls(ctx: ScanContext, out: list[Finding]) -> None:
         if local is not None and domain is not None:
             start, end = local.start(), domain.end()
             mailbox = text[start:at].lower()
-            personal = "" if mailbox in _ROLE_MAILBOXES else PERSONAL
+            personal = PERSONAL if _personal_mailbox(mailbox) or _PERSONAL_CONTACT.search(ctx.before(start, 40)) else ""
             out.append(Finding(EMAIL, start, end, 0.97, "email" + personal))
             taken.append((start, end))
             at = text.find("@", end)
@@ -942,7 +988,7 @@ def _ipv6(ctx: ScanContext, out: list[Finding]) -> None:
 # --------------------------------------------------------------------------------------------
 # PO boxes, biometric identifiers and photographs: rare, found from a keyword.
 
-TABLE.add(PHRASE, ["po box", "p o box", "post office box"], "pobox")
+TABLE.add(PHRASE, ["po box", "p o box", "p.o. box", "p. o. box", "p.o.box", "post office box"], "pobox")
 # Biometric identifiers: a body part used to recognise someone and the kind of record made of it
 # ("thumbprint", "palm-vein scan", "voiceprint", "facial geometry").
 _BODY = (
@@ -1069,7 +1115,8 @@ def _phrases(ctx: ScanContext, out: list[Finding]) -> None:
 # digits and a letter it names a case, claim or record; codes in a shop's context do not count.
 _CODE_NEGATIVE = re.compile(
     r"\b(?:order|tracking|coupon|promo|code|sku|item|product|model|catalog|catalogue|gift|voucher|reward|lot|batch|"
-    r"isbn|upc|part|ticket|version|ver|v|release|build|flight|room|spf|gate|seat|confirmation)\b[^\n]{0,14}$"
+    r"isbn|upc|part|ticket|version|ver|v|release|build|flight|room|spf|gate|seat|confirmation|track|tracking|"
+    r"shipment|package|parcel|rma|return|warranty|key|invoice|ups|usps|fedex|dhl)\b[^\n]{0,14}$"
 )
 
 

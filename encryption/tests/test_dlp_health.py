@@ -137,3 +137,62 @@ def test_facts_about_the_reader_are_personal():
     text = "Hi Maria,\n\nYour mammogram is due. Your sertraline 50 mg refill is ready."
     assert {kind for kind, _ in personal(text)} == {PROCEDURE, MEDICATION}
     assert classify(text).level == "phi"
+
+
+# --------------------------------------------------------------------------------------------
+# Rule classes found with the hand-written dev set (encryption/dlp/corpus/handwritten.jsonl).
+
+
+def test_a_reading_spans_a_test_the_dictionary_knows():
+    assert (LAB_RESULT, "biopsy was benign") in personal("Fatou, good news - your biopsy was benign.")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Your physio is moved to Tuesday.", (PROCEDURE, "physio")),
+        ("confirming your IUD insertion on Wed", (PROCEDURE, "IUD insertion")),
+        ("They show mild mitral regurgitation.", (CONDITION, "mitral regurgitation")),
+        ("Please start vitamin D3 2000 IU daily.", (MEDICATION, "vitamin D3 2000 IU")),
+    ],
+)
+def test_vocabulary_added_for_common_care(text, expected):
+    assert expected in health(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi Ana, statins like atorvastatin lower LDL.",
+        "Dear Omar, save up to 80% on generics like metformin and lisinopril with the RxSaver card.",
+        "Hi Ana, travelling this summer? Ask about travel vaccines such as hepatitis A and typhoid.",
+        "Dear Omar, melanoma is the deadliest form of skin cancer.",
+        "Hi Ana, osteoporosis weakens bones; adults over 65 should have a bone density scan.",
+    ],
+)
+def test_education_and_marketing_wording_is_general(text):
+    assert personal(text) == []
+    assert classify(text).level == "pii"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ahmed, cleaning booked the 3rd of March @ 10. Reply Y/N",
+        "Your physio session is scheduled for Friday.",
+        "Our records show you are overdue for a mammogram.",
+    ],
+)
+def test_care_booked_or_due_is_health_context(text):
+    assert has_health_context(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your credentialing file is due for recredentialing by June 30.",
+        "Your subscription is due for renewal on May 1.",
+    ],
+)
+def test_paperwork_due_is_no_health_context(text):
+    assert not has_health_context(text)

@@ -200,3 +200,116 @@ def test_every_finding_carries_a_confidence_and_a_rule():
     for finding in scan("Dear Maria Garcia, MRN 00482913, call 555-123-4567 on 3/4/2027."):
         assert 0 < finding.confidence <= 1
         assert finding.rule
+
+
+# --------------------------------------------------------------------------------------------
+# Rule classes found with the hand-written dev set (encryption/dlp/corpus/handwritten.jsonl).
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Use code SPRING25 for 25% off vitamins. Order #A-55231 ships free over $35.",
+        "Hi Sam, your order WM-77120934 is out for delivery.",
+        "Thanks for your order! Order number 100-4471982-2209 will ship in 2 days.",
+        "Your order #A-55231 has shipped! Track it: UPS 1Z999AA10123456784.",
+        "Return authorized. RMA number RA-2027-10443. Drop the package at any UPS Store.",
+        "Package update: shipment 92748963438592543 from Medline Supply is delayed.",
+        "Invoice #88217 for your Vitality Box subscription ($29.99/mo) has been paid.",
+        "Gift card balance: $25.00. Card ending 8841. Redeem online or in store.",
+    ],
+)
+def test_shop_order_tracking_return_and_invoice_numbers_identify_no_one(text):
+    kinds = {kind for kind, _ in found(text)} - {NAME, DATE}
+    assert kinds == set()
+
+
+def test_the_last_four_digits_of_an_ssn_or_card_are_not_the_number():
+    assert found("We have your SSN on file ending 6789.") == []
+    assert found("Paid with the card ending in 4417.") == []
+    assert (SSN, "219-09-9999") in found("SSN: 219-09-9999")
+    assert (SSN, "***-**-6789") in found("SSN: ***-**-6789")
+
+
+def test_a_lab_order_number_is_still_an_identifier():
+    assert (OTHER_ID, "LB-220931") in found("Lab order # LB-220931 for your blood draw.")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("send the form to P.O. Box 7731, Accra Road Station", (ADDRESS, "P.O. Box 7731")),
+        ("a copy of your licence (no. MD.0471123) and", (LICENSE_NUMBER, "MD.0471123")),
+    ],
+)
+def test_dotted_po_boxes_and_numbers_in_parentheses(text, expected):
+    assert expected in found(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("From: Łukasz Zieliński\nSent: Monday", "Łukasz Zieliński"),
+        ("Reminder: Nguyễn Văn Minh has a cleaning on Monday.", "Nguyễn Văn Minh"),
+        ("SZYMAŃSKA, EWA - your statement is ready.", "SZYMAŃSKA, EWA"),
+        ("Referral received - BELLO, IBRAHIM\n\nWe received it.", "BELLO, IBRAHIM"),
+        ("Patient: O'SULLIVAN, CIARAN   MRN 00471129", "O'SULLIVAN, CIARAN"),
+        ("Transfer complete. Przemysław Wójcik's sertraline is ready.", "Przemysław Wójcik"),
+        ("and Hye-jin Park, NP.", "Hye-jin Park"),
+    ],
+)
+def test_names_beyond_latin_1_in_capitals_and_possessives(text, name):
+    assert (NAME, name) in found(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Fatou, good news - your biopsy was benign.", "Fatou"),
+        ("Aleksander, you're on Ozempic 0.5 mg weekly now.", "Aleksander"),
+        ("Your lab results are ready, Oyinkansola. Log in to view them.", "Oyinkansola"),
+        ("Thanks Sunita, we got the photos.", "Sunita"),
+        ("hi maria! ur colonoscopy is Thu 3/18.", "maria"),
+        ("juan carlos, tu receta está lista.", "juan carlos"),
+        ("Hi, I moved. Thanks, Łukasz", "Łukasz"),
+        ("Lars - colonoscopy prep: start at 6 pm the night before.", "Lars"),
+    ],
+)
+def test_a_name_no_list_knows_in_address_position_and_lower_case_given_names(text, name):
+    assert (NAME, name) in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your code expires in 10 minutes. Don't share it.",
+        "Because you are living with asthma, a flu shot matters.",
+        "Understanding your cholesterol numbers",
+        "Medication: hydrocodone 5 mg",
+        "Sorry, your order is late.",
+        "Unfortunately, we have to reschedule.",
+        "Bill to: Accounts Payable, Lakeside Orthopedics",
+        "We are open in Reno, Nevada.",
+        "Mail-order refills ship in 3 days.",
+        "Parents, please send the forms by Friday.",
+        "Veterans - join us for a free screening.",
+    ],
+)
+def test_words_that_open_sentences_are_not_vocative_names(text):
+    assert [n for kind, n in found(text) if kind == NAME] == []
+
+
+@pytest.mark.parametrize(
+    ("mailbox", "personal"),
+    [
+        ("dana.whitfield@example.com", True),
+        ("kwhit88@example.net", True),
+        ("jyoung@example.org", True),
+        ("facilities@mercyvalley.example.org", False),
+        ("breathe@valleylung.example.org", False),
+        ("front.desk@clinic.example.org", False),
+    ],
+)
+def test_a_person_s_mailbox_and_a_service_s(mailbox, personal):
+    (email,) = [f for f in scan(f"Questions: {mailbox}") if f.type == EMAIL]
+    assert email.rule.endswith("/personal") is personal

@@ -122,3 +122,36 @@ def test_scan_value_keeps_offsets_of_padded_values_and_scans_long_ones_as_text()
     long_value = "Patient note: seen on 3/4/2027 by Dr. Alan Chen for asthma, refill albuterol inhaler."
     kinds = {x.type for x in scan_value(long_value)}
     assert {DATE, NAME, CONDITION} <= kinds
+
+
+# Messages in the styles of the hand-written dev set (encryption/dlp/corpus/handwritten.jsonl).
+HANDWRITTEN_STYLE = [
+    (
+        "Spring wellness tips: drink water, sleep 7-9 hours, and get your annual flu vaccine. Our pharmacy is open "
+        "Mon-Sat 9am-7pm. Use code SPRING25 for 25% off vitamins. Order #A-55231 ships free over $35.",
+        LEVEL_NONE,
+    ),
+    ("Package update: shipment 92748963438592543 from Medline Supply is delayed due to weather.", LEVEL_NONE),
+    ("Gift card balance: $25.00. Card ending 8841. Questions? Call 1-800-555-0123.", LEVEL_NONE),
+    (
+        "Asthma action plans help. Keep your rescue inhaler with you.\n\nQuestions? Ask our therapists at "
+        "breathe@valleylung.example.org.",
+        LEVEL_NONE,
+    ),
+    ("Hi Samira, your order WM-77120934 is out for delivery.", LEVEL_PII),
+    ("We have your SSN on file ending 6789. Please bring your driver's license on your first day.", LEVEL_NONE),
+    (
+        "Dear Dr. Babajide Ogunleye,\n\nYour credentialing file is due for recredentialing by June 30, 2027. "
+        "Your NPI on file is 1245319599.",
+        LEVEL_PII,
+    ),
+    ("Sunrise Dental: Ahmed, cleaning booked the 3rd of March @ 10. Reply Y/N", LEVEL_PHI),
+    ("hey ana - your strep test was negative so no antibiotics needed. rest up!", LEVEL_PHI),
+    ("Fatou, good news - your biopsy was benign. No further treatment needed.", LEVEL_PHI),
+    ("juan carlos, tu receta de losartán 50 mg está lista para recoger.", LEVEL_PHI),
+]
+
+
+@pytest.mark.parametrize(("text", "level"), HANDWRITTEN_STYLE)
+def test_levels_of_messages_in_other_styles(text, level):
+    assert classify(text).level == level
