@@ -138,6 +138,7 @@ ACTIONS: dict[str, str] = {
     "subprocessor.updated": "A sub-processor was changed; the details name the changed fields.",
     "subprocessor.removed": "A sub-processor was removed from the register.",
     # Delivery
+    "delivery.batch_processed": "The send pipeline processed a batch of a campaign's messages (counts, reason codes).",
     "delivery.domain_checked": "A member checked a recipient domain's TLS posture now (the details give the outcome).",
     "sending_domain.added": "An admin added a sending domain; a new DKIM key was generated for it.",
     "sending_domain.checked": "A sending domain's DKIM, SPF and DMARC records were checked (details: each result).",

@@ -212,6 +212,9 @@ CELERY_BEAT_SCHEDULE = {
     "delivery-posture-refresh": {"task": "delivery.refresh_domain_postures", "schedule": 3600},
     # Scheduled campaigns whose time has come start sending (campaigns.tasks).
     "campaigns-dispatch-due": {"task": "campaigns.dispatch_due", "schedule": 60},
+    # Sending campaigns with due work nobody holds (retries due, a dead worker's batch) get a
+    # batch chain again; finished ones complete (delivery.tasks).
+    "delivery-dispatch-due": {"task": "delivery.dispatch_due", "schedule": 60},
 }
 
 # --- Business associate agreements ----------------------------------------------------------------
@@ -317,6 +320,10 @@ DELIVERY_PROBE_TIMEOUT_SECONDS = env_int("DELIVERY_PROBE_TIMEOUT_SECONDS", 10, m
 # shorter failure TTL, so a fixed server is noticed sooner.
 DELIVERY_POSTURE_TTL_SECONDS = env_int("DELIVERY_POSTURE_TTL_SECONDS", 24 * 3600, minimum=60)
 DELIVERY_POSTURE_FAILURE_TTL_SECONDS = env_int("DELIVERY_POSTURE_FAILURE_TTL_SECONDS", 3600, minimum=60)
+# The send pipeline: batch chains started per campaign (about two per worker process), and how
+# long a message that keeps being deferred is retried before it counts as bounced.
+DELIVERY_DISPATCH_FANOUT = env_int("DELIVERY_DISPATCH_FANOUT", 4, minimum=1)
+DELIVERY_GIVE_UP_AFTER = env_int("DELIVERY_GIVE_UP_AFTER_SECONDS", 4 * 24 * 3600, minimum=60)
 # Check-now requests per organisation per hour on the Recipient domains page.
 DELIVERY_DOMAIN_CHECKS_PER_HOUR = env_int("DELIVERY_DOMAIN_CHECKS_PER_HOUR", 60, minimum=1)
 # The SPF mechanism that authorises Sealpost's sending hosts: a sending domain's SPF record must

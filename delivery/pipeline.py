@@ -1,0 +1,870 @@
+"""The send pipeline: one batch of a launched campaign, from claim to recorded outcome.
+
+``send_batch`` is what the Celery task ``delivery.send_batch`` runs (docs/delivery-pipeline.md):
+
+1. **claim** up to ``BATCH_SIZE`` due messages with a lease (``campaigns.messages.messages_claim``;
+   compare-and-set, ``FOR UPDATE SKIP LOCKED``), committed at once;
+2. **re-check** consent and suppression for the batch in one query (``messages_skip_revoked``);
+3. **prepare**, inside the tenant: load the contacts (their PHI is decrypted here and stays in
+   memory), render the pinned template version in each contact's language, classify
+   template-aware (the template was scanned once; only merge values are scanned), look up each
+   recipient domain's TLS posture (unknown → the domain's messages wait a little while a probe
+   runs; refused → blocked), and decide the protection per message. Messages that will not be
+   sent now are moved in bulk: blocked, quarantined (``quarantine_hold`` stores them encrypted),
+   held for escrow, deferred;
+4. **transport** the rest with TLS enforced as decided (``verified`` or ``opportunistic``),
+   DKIM-signed with the tenant's sending-domain key, with ``List-Unsubscribe`` and
+   ``List-Unsubscribe-Post``. Just before each final ``"."`` the hand-off is **committed**
+   (``message_handed_off``); if it cannot be (the lease was lost) the dot is never sent;
+5. **record** the outcomes in bulk (sent, deferred with backoff or bounced past the give-up
+   period, bounced and suppressed for 5.1.x, unknown, TLS failure → the policy again), one audit
+   event per batch (counts and codes, never PHI).
+
+A crash anywhere leaves each message either not handed off (its lease expires and another
+worker claims it) or handed off (its lease expires and the next claim moves it to ``unknown``):
+never sent twice. Nothing in here logs, raises or audits a value that could be PHI; task
+arguments are ids.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import logging
+import os
+import socket
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import Http404
+from django.utils import timezone
+
+from audit.services import EventInput, Target, record_many, system_actor
+from campaigns.messages import (
+    message_handed_off,
+    messages_claim,
+    messages_mark_many,
+    messages_renew_lease,
+)
+from campaigns.models import Campaign, Message, MessageStatus, rfc_message_id
+from delivery import posture as posture_module
+from delivery.mime import InvalidHeader, build_message
+from delivery.smtp_replies import Outcome, Status, give_up_after, next_attempt_delay
+from delivery.transport import Envelope, SmtpTransport
+from encryption.dlp.findings import LEVEL_PHI, Classification
+from encryption.protection import (
+    BLOCK,
+    ESCROW,
+    QUARANTINE,
+    STANDARD,
+    VERIFIED_TLS,
+    ProtectionDecision,
+    protection_decide,
+)
+from tenants.context import tenant_context
+from tenants.models import Organisation
+
+logger = logging.getLogger(__name__)
+
+S = MessageStatus
+
+# A batch: enough to amortise the per-batch work (policy, posture, audit), small enough that
+# a crashed worker strands little and a lease covers it comfortably.
+BATCH_SIZE = 500
+# How long a claim holds its messages; renewed every third of it while a batch is still busy.
+LEASE_SECONDS = 300
+# Outcomes are recorded after every this many messages: a crash leaves at most these unknown.
+SEND_CHUNK = 50
+# A domain without a fresh posture: its messages wait this long while a probe runs.
+POSTURE_WAIT_SECONDS = 60
+# Held for escrow (the escrow store arrives with issue 11): looked at again this often.
+ESCROW_HOLD_RECHECK_SECONDS = 3600
+# A sending domain that is no longer verified: its messages wait this long.
+SENDING_DOMAIN_WAIT_SECONDS = 600
+MAX_OWNER = 64
+
+PIPELINE_ACTOR = system_actor("delivery.pipeline")
+BATCH_ACTION = "delivery.batch_processed"
+
+# Reason codes the pipeline adds to a message (never text, never PHI).
+ESCROW_STORE_UNAVAILABLE = "escrow_store_unavailable"
+POSTURE_PENDING = "posture_pending"
+DOMAIN_REFUSES_DELIVERY = "domain_refuses_delivery"
+SENDING_DOMAIN_UNVERIFIED = "sending_domain_unverified"
+RENDER_FAILED = "render_failed"
+PREPARE_FAILED = "prepare_failed"
+INVALID_ADDRESS = "invalid_address"
+TLS_FAILED = "tls_failed"
+GAVE_UP = "gave_up"
+
+
+def worker_owner(task_id: str | None) -> str:
+    """The lease owner of one task run: host, process and task id (at most 64 characters)."""
+    host = socket.gethostname().split(".")[0][:16]
+    owner = f"{host}:{os.getpid()}:{task_id or 'direct'}"
+    return owner[:MAX_OWNER]
+
+
+# --- The transport, one per worker process ------------------------------------------------------
+
+_transport: SmtpTransport | None = None
+_transport_lock = threading.Lock()
+
+
+def default_transport() -> SmtpTransport:
+    """One ``SmtpTransport`` per process: its pooled connections are reused across batches."""
+    global _transport
+    with _transport_lock:
+        if _transport is None:
+            _transport = SmtpTransport()
+        return _transport
+
+
+# --- A clock that can travel (tests pass ``now``) ------------------------------------------------
+
+
+class Clock:
+    """``now`` shifted by a fixed offset: a test that passes ``now`` keeps it moving forward."""
+
+    def __init__(self, now: datetime | None) -> None:
+        self.offset = (now - timezone.now()) if now is not None else timedelta(0)
+
+    def __call__(self) -> datetime:
+        return timezone.now() + self.offset
+
+
+# --- Results -------------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    found: bool = True  # False: no such campaign for this tenant (or not launched)
+
+    @property
+    def full(self) -> bool:
+        return self.claimed >= BATCH_SIZE
+
+
+@dataclass
+class Planned:
+    """One claimed message after preparation. ``envelope`` is set when it is to be sent."""
+
+    message_id: int
+    status: str  # where it goes now (SENDING: to the transport)
+    codes: tuple[str, ...] = ()
+    action: str = ""
+    level: str = ""
+    next_attempt_at: datetime | None = None
+    envelope: Envelope | None = None
+    email: str = ""
+    domain: str = ""
+    first_attempt_at: datetime | None = None
+    attempts: int = 1
+
+
+# --- Preparation (pure where it can be) ----------------------------------------------------------
+
+
+def recipient_domain(email: str) -> str:
+    return email.rpartition("@")[2].strip().rstrip(".").lower()
+
+
+def transport_mode(action: str) -> str:
+    """The envelope's TLS mode for a protection action that sends."""
+    if action == VERIFIED_TLS:
+        return "verified"
+    if action == STANDARD:
+        return "opportunistic"
+    raise ValueError(f"{action!r} is not sent by the transport")
+
+
+def merge_values(
+    catalogue: dict[str, Any], contact_values: dict[str, Any], links: dict[str, str], campaign_name: str
+) -> dict[str, Any]:
+    """Every merge field of the catalogue with the recipient's value: a campaign carries no
+    event, so ``event.*`` fields are empty (never the previews' sample values)."""
+    values: dict[str, Any] = {}
+    for name, merge_field in catalogue.items():
+        values[name] = [] if merge_field.kind == "list" else ""
+    values.update({name: value for name, value in contact_values.items() if name in catalogue})
+    values["links.preferences"] = links["preferences"]
+    values["links.unsubscribe"] = links["unsubscribe"]
+    values["campaign.name"] = campaign_name
+    return values
+
+
+def header_unsubscribe_url(url: str) -> str:
+    """RFC 8058 needs HTTPS. Production's SITE_URL is HTTPS; a development one on plain HTTP is
+    given as HTTPS in the header only (the body's link keeps working), so ``make run`` sends."""
+    if url.startswith("https://"):
+        return url
+    if getattr(settings, "PRODUCTION", False):
+        raise InvalidHeader("SITE_URL must be an https:// URL for List-Unsubscribe")
+    return "https://" + url.split("://", 1)[-1]
+
+
+def with_preheader(html: str, preheader: str) -> str:
+    if not preheader:
+        return html
+    hidden = f'<div style="display:none;max-height:0;overflow:hidden">{html_lib.escape(preheader)}</div>'
+    return hidden + html
+
+
+def first_attempt_of(created_at: datetime, campaign: Campaign) -> datetime:
+    """When a message was first tried, as near as the row tells: its campaign's start (the row
+    keeps no first-attempt time of its own)."""
+    start = campaign.scheduled_at or created_at
+    return max(created_at, start)
+
+
+# --- The batch -----------------------------------------------------------------------------------
+
+
+def _load(tenant_id: int, campaign_id: str) -> tuple[Organisation, Campaign] | None:
+    tenant = Organisation.objects.filter(pk=tenant_id, is_active=True).first()
+    if tenant is None:
+        return None
+    from campaigns.selectors import campaign_get
+
+    with tenant_context(tenant):
+        try:
+            campaign = campaign_get(tenant=tenant, campaign_id=campaign_id)
+        except Http404:
+            return None
+    if campaign.template_version_id is None:
+        return None
+    return tenant, campaign
+
+
+def send_batch(
+    *,
+    tenant_id: int,
+    campaign_id: str,
+    owner: str,
+    now: datetime | None = None,
+    transport: Any = None,
+    batch_size: int = BATCH_SIZE,
+    lease_seconds: int = LEASE_SECONDS,
+) -> BatchResult:
+    """Claim, prepare, send and record one batch of ``campaign_id`` for ``owner``. A campaign
+    that is not ``tenant_id``'s does nothing (``found=False``)."""
+    loaded = _load(tenant_id, campaign_id)
+    if loaded is None:
+        return BatchResult(found=False)
+    tenant, campaign = loaded
+    clock = Clock(now)
+    result = BatchResult()
+    with tenant_context(tenant):
+        ids = messages_claim(
+            tenant=tenant, campaign=campaign, owner=owner, limit=batch_size, lease_seconds=lease_seconds, now=clock()
+        )
+    result.claimed = len(ids)
+    if not ids:
+        return result
+    with tenant_context(tenant):
+        skipped = set(skip_revoked(tenant=tenant, campaign=campaign, ids=ids, owner=owner, now=clock()))
+        if skipped:
+            result.counts["skipped"] += len(skipped)
+        planned = _prepare(tenant, campaign, [i for i in ids if i not in skipped], owner, clock)
+        _apply_holds(tenant, campaign, planned, owner, clock, result)
+    to_send = [p for p in planned if p.status == S.SENDING and p.envelope is not None]
+    if to_send:
+        keeper = LeaseKeeper(tenant, [p.message_id for p in to_send], owner, lease_seconds, clock)
+        keeper.start()
+        try:
+            _send_in_chunks(tenant, campaign, to_send, owner, clock, transport or default_transport(), result)
+        finally:
+            keeper.stop()
+    with tenant_context(tenant):
+        for domain in sorted({p.domain for p in to_send}):
+            posture_module.recipient_domain_touch(tenant=tenant, domain=domain, now=clock())
+        _audit(tenant, campaign, result, planned)
+    return result
+
+
+def _send_in_chunks(
+    tenant: Organisation,
+    campaign: Campaign,
+    to_send: list[Planned],
+    owner: str,
+    clock: Callable[[], datetime],
+    transport: Any,
+    result: BatchResult,
+) -> None:
+    """Send ``SEND_CHUNK`` envelopes at a time and record their outcomes after each chunk, so a
+    crash leaves at most one chunk's handed-off messages ``unknown``. A domain whose MX could
+    not be reached (or gave no verified TLS) is not tried again in this batch: its remaining
+    messages get the same outcome without a connection."""
+    host_failures: dict[str, Outcome] = {}
+    for start in range(0, len(to_send), SEND_CHUNK):
+        chunk = to_send[start : start + SEND_CHUNK]
+        trying = [p for p in chunk if p.domain not in host_failures]
+        outcomes = dict(
+            zip((p.message_id for p in trying), _transmit(tenant, trying, owner, clock, transport), strict=True)
+        )
+        for p in trying:
+            outcome = outcomes[p.message_id]
+            if outcome.code is None and outcome.status in (Status.DEFERRED, Status.TLS_FAILED):
+                host_failures.setdefault(p.domain, outcome)
+        for p in chunk:
+            if p.message_id not in outcomes:
+                outcomes[p.message_id] = host_failures[p.domain]
+        with tenant_context(tenant):
+            _apply_outcomes(tenant, campaign, chunk, [outcomes[p.message_id] for p in chunk], owner, clock, result)
+
+
+def skip_revoked(
+    *, tenant: Organisation, campaign: Campaign, ids: Sequence[int], owner: str, now: datetime
+) -> list[int]:
+    """Consent, suppression and authorisation re-checked for the batch at send time (a
+    revocation after launch wins): the messages of this owner's batch whose recipient may no
+    longer be sent to (or was removed) move to ``skipped`` (``messages_skip_revoked``'s rule and
+    reason code), before any hand-off.
+
+    The same check as ``campaigns.messages.messages_skip_revoked`` with the batch's contact ids
+    given as literals: that function's sub-select form took minutes per batch on a 100,000-row
+    campaign right after launch (stale statistics), see docs/delivery-pipeline.md."""
+    from campaigns.messages import SKIP_REASON
+    from consent.selectors import sendable_contacts
+    from segments.models import Contact
+
+    pairs = list(
+        Message.objects.for_tenant(tenant)
+        .filter(campaign_id=campaign.pk, id__in=list(ids), status=S.SENDING, lease_owner=owner)
+        .values_list("id", "contact_id")
+    )
+    contact_ids = [contact_id for _, contact_id in pairs if contact_id is not None]
+    allowed = set(
+        sendable_contacts(
+            tenant=tenant,
+            purpose=campaign.purpose,
+            contacts=Contact.objects.for_tenant(tenant).filter(pk__in=contact_ids),
+            at=now,
+        ).values_list("pk", flat=True)
+    )
+    refused = [message_id for message_id, contact_id in pairs if contact_id not in allowed]
+    return messages_mark_many(
+        tenant=tenant,
+        ids=refused,
+        owner=owner,
+        from_status=S.SENDING,
+        to_status=S.SKIPPED,
+        now=now,
+        reason_codes=[SKIP_REASON],
+    )
+
+
+def _prepare(
+    tenant: Organisation, campaign: Campaign, ids: Sequence[int], owner: str, clock: Callable[[], datetime]
+) -> list[Planned]:
+    """Render, classify and decide for each still-claimed message (inside the tenant)."""
+    from consent.links import mailto_address, preference_centre_url, unsubscribe_url
+    from consent.models import ContactPreferences
+    from consent.purposes import purpose_get
+    from delivery.sending_domains import SendingDomainNotVerified, sending_domain_key
+    from encryption.dlp.template_aware import classify_recipient, content_profile, recipient_plan
+    from encryption.models import QuarantinedMessage, QuarantineSource, QuarantineStatus
+    from encryption.selectors import protection_policy_for
+    from segments.models import Contact
+    from templates.context import contact_values, render_context
+    from templates.fields import merge_fields
+    from templates.rendering import RenderError
+    from templates.selectors import content_for_language, render_content, version_contents
+
+    if not ids:
+        return []
+    rows = list(
+        Message.objects.for_tenant(tenant)
+        .filter(campaign_id=campaign.pk, id__in=ids, status=S.SENDING, lease_owner=owner)
+        .values_list("id", "contact_id", "created_at", "attempts")
+    )
+    contacts = {c.pk: c for c in Contact.objects.for_tenant(tenant).filter(pk__in=[r[1] for r in rows if r[1]])}
+    accepts = set(
+        ContactPreferences.objects.for_tenant(tenant)
+        .filter(contact_id__in=list(contacts), accepts_unencrypted_phi=True)
+        .values_list("contact_id", flat=True)
+    )
+    released = set(
+        QuarantinedMessage.objects.for_tenant(tenant)
+        .filter(
+            source=QuarantineSource.CAMPAIGN, status=QuarantineStatus.RELEASED, source_ref__in=[str(r[0]) for r in rows]
+        )
+        .values_list("source_ref", flat=True)
+    )
+    version = campaign.template_version
+    if version is None:  # _load refuses such a campaign; never send an unpinned one
+        return []
+    contents = version_contents(tenant=tenant, version=version)
+    catalogue = merge_fields(tenant=tenant)
+    policy = protection_policy_for(tenant=tenant).settings()
+    purpose = purpose_get(tenant=tenant, key=campaign.purpose, allow_archived=True)
+    plans: dict[str, Any] = {}
+    postures: dict[str, Any] = {}
+    baa: Any = None
+    try:
+        dkim_key: Any = sending_domain_key(tenant=tenant, domain=campaign.from_domain)
+    except SendingDomainNotVerified:
+        dkim_key = None
+    now = clock()
+    out: list[Planned] = []
+    for message_id, contact_id, created_at, attempts in rows:
+        try:
+            first = first_attempt_of(created_at, campaign)
+            contact = contacts.get(contact_id)
+            if contact is None:  # removed after the skip check
+                out.append(Planned(message_id, S.SKIPPED, ("contact_removed",)))
+                continue
+            if dkim_key is None:
+                out.append(
+                    Planned(
+                        message_id,
+                        S.DEFERRED,
+                        (SENDING_DOMAIN_UNVERIFIED,),
+                        next_attempt_at=now + timedelta(seconds=SENDING_DOMAIN_WAIT_SECONDS),
+                    )
+                )
+                continue
+            email = contact.email
+            domain = recipient_domain(email)
+            links = {
+                "preferences": preference_centre_url(tenant=tenant, contact=contact),
+                "unsubscribe": unsubscribe_url(tenant=tenant, contact=contact, purpose=campaign.purpose),
+            }
+            values = merge_values(catalogue, contact_values(contact, tenant), links, campaign.name)
+            content = content_for_language(contents, contact.language, version.default_language)
+            try:
+                rendered = render_content(
+                    content, render_context(catalogue, values=values), version_key=str(version.pk)
+                )
+            except RenderError:
+                out.append(Planned(message_id, S.FAILED, (RENDER_FAILED,)))
+                continue
+            plan = plans.get(content.language)
+            if plan is None:
+                plan = plans[content.language] = recipient_plan(
+                    content_profile(version=version, content=content), catalogue
+                )
+            classification: Classification = classify_recipient(plan, values)
+            level = classification.level
+            if level == LEVEL_PHI:
+                if baa is None:
+                    from baa.gate import phi_sending_decision
+
+                    baa = phi_sending_decision(tenant=tenant, phi=True, at=now)
+                if not baa.allowed:
+                    out.append(Planned(message_id, S.BLOCKED, (f"baa_{baa.code}",), action=BLOCK, level=level))
+                    continue
+            if domain not in postures:
+                try:
+                    postures[domain] = posture_module.posture_or_schedule(domain)
+                except posture_module.InvalidDomain:
+                    postures[domain] = "invalid"
+            known = postures[domain]
+            if known == "invalid":
+                out.append(Planned(message_id, S.FAILED, (INVALID_ADDRESS,), level=level))
+                continue
+            if known is None:
+                out.append(
+                    Planned(
+                        message_id,
+                        S.DEFERRED,
+                        (POSTURE_PENDING,),
+                        level=level,
+                        next_attempt_at=now + timedelta(seconds=POSTURE_WAIT_SECONDS),
+                    )
+                )
+                continue
+            if known.delivery_refused:
+                out.append(Planned(message_id, S.BLOCKED, (DOMAIN_REFUSES_DELIVERY,), action=BLOCK, level=level))
+                continue
+            decision = protection_decide(
+                policy=policy,
+                classification=classification,
+                purpose=purpose,
+                posture=posture_module.policy_posture(known),
+                accepts_unencrypted_phi=contact.pk in accepts,
+                released=str(message_id) in released,
+            )
+            codes = decision.codes
+            if decision.action == BLOCK:
+                out.append(Planned(message_id, S.BLOCKED, codes, action=BLOCK, level=level))
+            elif decision.action == QUARANTINE:
+                item = Planned(message_id, S.QUARANTINED, codes, action=QUARANTINE, level=level)
+                item.envelope = None
+                _quarantine(tenant, campaign, contact, rendered, decision, message_id)
+                out.append(item)
+            elif decision.action == ESCROW:
+                out.append(_escrow_hold(message_id, codes, level, now))
+            else:
+                try:
+                    data = build_message(
+                        from_name=campaign.from_name,
+                        from_address=campaign.from_address,
+                        to_address=email,
+                        subject=rendered.subject,
+                        html=with_preheader(rendered.html, rendered.preheader),
+                        text=rendered.text,
+                        message_id=rfc_message_id(
+                            campaign_id=str(campaign.pk), message_pk=message_id, domain=campaign.from_domain
+                        ),
+                        list_unsubscribe_url=header_unsubscribe_url(links["unsubscribe"]),
+                        list_unsubscribe_mailto=(
+                            "mailto:"
+                            + mailto_address(tenant=tenant, contact=contact, purpose=campaign.purpose)
+                            + "?subject=unsubscribe"
+                        ),
+                        reply_to=campaign.reply_to or None,
+                        date=now,
+                    )
+                except InvalidHeader:
+                    out.append(Planned(message_id, S.FAILED, (INVALID_ADDRESS,), action=decision.action, level=level))
+                    continue
+                envelope = Envelope(
+                    mail_from=campaign.from_address,
+                    rcpt_to=email,
+                    data=dkim_key.sign(data),
+                    tls=transport_mode(decision.action),  # type: ignore[arg-type]
+                    domain=domain,
+                    ref=message_id,
+                    mx_patterns=known.mx_patterns if known.mta_sts_mode == "enforce" else (),
+                )
+                out.append(
+                    Planned(
+                        message_id,
+                        S.SENDING,
+                        codes,
+                        action=decision.action,
+                        level=level,
+                        envelope=envelope,
+                        email=email,
+                        domain=domain,
+                        first_attempt_at=first,
+                        attempts=attempts,
+                    )
+                )
+        except DatabaseError:
+            raise
+        except Exception as exc:  # one bad row (undecryptable, unexpected data) fails alone
+            logger.warning("message %s could not be prepared (%s)", message_id, type(exc).__name__)
+            out.append(Planned(message_id, S.FAILED, (PREPARE_FAILED,)))
+    return out
+
+
+def _escrow_hold(message_id: int, codes: Iterable[str], level: str, now: datetime) -> Planned:
+    """Escrow decided, and there is no escrow store yet (issue 11): the message is held as
+    ``deferred`` with ``protection_action = escrow`` and the code ``escrow_store_unavailable``,
+    looked at again later, never given up on as a bounce, never sent."""
+    return Planned(
+        message_id,
+        S.DEFERRED,
+        (*codes, ESCROW_STORE_UNAVAILABLE),
+        action=ESCROW,
+        level=level,
+        next_attempt_at=now + timedelta(seconds=ESCROW_HOLD_RECHECK_SECONDS),
+    )
+
+
+def _quarantine(
+    tenant: Organisation, campaign: Campaign, contact: Any, rendered: Any, decision: ProtectionDecision, message_id: int
+) -> None:
+    """Store the rendered message for review, encrypted; its findings are offsets into the text,
+    so the text is classified in full here (quarantine is rare)."""
+    from encryption.dlp import classify
+    from encryption.quarantine import quarantine_hold
+
+    quarantine_hold(
+        tenant=tenant,
+        contact=contact,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        classification=classify(rendered.text),
+        decision=decision,
+        source_ref=str(message_id),
+        purpose=campaign.purpose,
+        actor=PIPELINE_ACTOR,
+    )
+
+
+def _group_key(p: Planned) -> tuple[Any, ...]:
+    return (p.status, p.codes, p.action, p.level, p.next_attempt_at)
+
+
+def _mark_groups(
+    tenant: Organisation,
+    items: Iterable[Planned],
+    owner: str,
+    clock: Callable[[], datetime],
+    *,
+    from_status: str = S.SENDING,
+    extra: Callable[[Planned], dict[str, Any]] | None = None,
+) -> list[int]:
+    """Move ``items`` to their ``status`` in as few UPDATEs as there are distinct (status,
+    codes, action, level, retry time) groups. Returns the ids that moved."""
+    groups: dict[tuple[Any, ...], list[Planned]] = defaultdict(list)
+    for p in items:
+        key = (*_group_key(p), tuple(sorted((extra(p) if extra else {}).items())))
+        groups[key].append(p)
+    moved: list[int] = []
+    for key, members in groups.items():
+        status, codes, action, level, retry_at, extra_items = key
+        fields: dict[str, Any] = {"reason_codes": list(codes), "protection_action": action, "level": level}
+        fields.update(dict(extra_items))
+        if status == S.DEFERRED:
+            fields["next_attempt_at"] = retry_at
+        moved += messages_mark_many(
+            tenant=tenant,
+            ids=[p.message_id for p in members],
+            owner=owner,
+            from_status=from_status,
+            to_status=status,
+            now=clock(),
+            **fields,
+        )
+    return moved
+
+
+def _apply_holds(
+    tenant: Organisation,
+    campaign: Campaign,
+    planned: list[Planned],
+    owner: str,
+    clock: Callable[[], datetime],
+    result: BatchResult,
+) -> None:
+    """Everything that is not sent now moves in bulk (inside the caller's tenant transaction)."""
+    held = [p for p in planned if p.status != S.SENDING]
+    moved = set(_mark_groups(tenant, held, owner, clock))
+    for p in held:
+        if p.message_id in moved:
+            result.counts[_count_name(p)] += 1
+
+
+def _count_name(p: Planned) -> str:
+    if p.status == S.DEFERRED and ESCROW_STORE_UNAVAILABLE in p.codes:
+        return "escrow_held"
+    return str(p.status)
+
+
+# --- Transport -----------------------------------------------------------------------------------
+
+
+class LeaseLost(RuntimeError):
+    """The hand-off could not be recorded: another worker holds the message now. Not sent."""
+
+
+def _transmit(
+    tenant: Organisation, items: list[Planned], owner: str, clock: Callable[[], datetime], transport: Any
+) -> list[Outcome]:
+    def on_handed_off(envelope: Envelope) -> None:
+        # Its own committed transaction, before the final dot: a crash from here on leaves the
+        # message handed off, and its lease expiry makes it ``unknown``, never a resend.
+        with tenant_context(tenant):
+            if not message_handed_off(tenant=tenant, message_id=int(envelope.ref), owner=owner, now=clock()):
+                raise LeaseLost("lease lost before hand-off")
+
+    envelopes = [p.envelope for p in items if p.envelope is not None]
+    return list(transport.send_batch(envelopes, on_handed_off=on_handed_off))
+
+
+class LeaseKeeper:
+    """Renews the batch's leases every third of their length while the transport works (a slow
+    MX can hold a batch for minutes), on its own database connection."""
+
+    def __init__(
+        self, tenant: Organisation, ids: list[int], owner: str, lease_seconds: int, clock: Callable[[], datetime]
+    ) -> None:
+        self.tenant, self.ids, self.owner, self.lease_seconds, self.clock = tenant, ids, owner, lease_seconds, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+        self.renewals = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        interval = max(1.0, self.lease_seconds / 3)
+        try:
+            while not self._stop.wait(interval):
+                with tenant_context(self.tenant):
+                    held = messages_renew_lease(
+                        tenant=self.tenant,
+                        ids=self.ids,
+                        owner=self.owner,
+                        lease_seconds=self.lease_seconds,
+                        now=self.clock(),
+                    )
+                self.renewals += 1
+                if not held:
+                    return
+        except Exception as exc:  # the claim still expires safely; never PHI in the log
+            logger.warning("lease renewal failed (%s)", type(exc).__name__)
+        finally:
+            connection.close()  # this thread's own connection
+
+
+# --- Outcomes ------------------------------------------------------------------------------------
+
+
+def _apply_outcomes(
+    tenant: Organisation,
+    campaign: Campaign,
+    items: list[Planned],
+    outcomes: list[Outcome],
+    owner: str,
+    clock: Callable[[], datetime],
+    result: BatchResult,
+) -> None:
+    from consent.models import ConsentSource, SuppressionReason
+    from consent.services import suppression_add
+
+    now = clock()
+    final: list[_Final] = []
+    suppress: list[Planned] = []
+    for p, outcome in zip(items, outcomes, strict=True):
+        smtp = {"smtp_code": outcome.code, "smtp_enhanced": outcome.enhanced or ""}
+        if outcome.status == Status.SENT:
+            final.append(_with(p, S.SENT, smtp=smtp))
+        elif outcome.status == Status.UNKNOWN:
+            final.append(_with(p, S.UNKNOWN, smtp=smtp))
+        elif outcome.status == Status.BOUNCED:
+            final.append(_with(p, S.BOUNCED, smtp=smtp))
+            if outcome.suppress:
+                suppress.append(p)
+        elif outcome.status == Status.TLS_FAILED:
+            final.append(_after_tls_failure(p, now))
+        else:  # deferred
+            if p.first_attempt_at is not None and now - p.first_attempt_at >= give_up_after():
+                final.append(_with(p, S.BOUNCED, smtp=smtp, codes=(*p.codes, GAVE_UP)))
+            else:
+                retry = now + timedelta(seconds=next_attempt_delay(max(1, p.attempts)))
+                final.append(_with(p, S.DEFERRED, smtp=smtp, retry=retry))
+    smtp_of = {p.message_id: p.smtp for p in final}
+    moved = set(_mark_groups(tenant, final, owner, clock, extra=lambda p: smtp_of[p.message_id]))
+    for p in final:
+        if p.message_id in moved:
+            result.counts[_count_name(p)] += 1
+    # A lease that expired after hand-off made the message ``unknown`` meanwhile (another
+    # worker's claim): the evidence we now hold settles it.
+    late = [p for p in final if p.message_id not in moved and p.status in (S.SENT, S.BOUNCED)]
+    if late:
+        settled = set(
+            _mark_groups(tenant, late, owner, clock, from_status=S.UNKNOWN, extra=lambda p: smtp_of[p.message_id])
+        )
+        for p in late:
+            if p.message_id in settled:
+                result.counts[str(p.status)] += 1
+                result.counts["unknown_settled"] += 1
+    for p in suppress:
+        suppression_add(
+            tenant=tenant,
+            actor=PIPELINE_ACTOR,
+            email=p.email,
+            reason=SuppressionReason.HARD_BOUNCE,
+            source=ConsentSource.STAFF,
+        )
+        result.counts["suppressed"] += 1
+
+
+@dataclass
+class _Final(Planned):
+    smtp: dict[str, Any] = field(default_factory=dict)
+
+
+def _with(
+    p: Planned,
+    status: str,
+    *,
+    smtp: dict[str, Any],
+    codes: tuple[str, ...] | None = None,
+    retry: datetime | None = None,
+) -> _Final:
+    return _Final(
+        p.message_id,
+        status,
+        codes if codes is not None else p.codes,
+        action=p.action,
+        level=p.level,
+        next_attempt_at=retry,
+        email=p.email,
+        domain=p.domain,
+        first_attempt_at=p.first_attempt_at,
+        attempts=p.attempts,
+        smtp=smtp,
+    )
+
+
+def _after_tls_failure(p: Planned, now: datetime) -> _Final:
+    """Verified TLS could not be had after all (the posture was stale): nothing was sent. PHI is
+    held for escrow, as the policy decides for a domain without verified TLS; anything else
+    waits and is tried again."""
+    codes = (*p.codes, TLS_FAILED)
+    if p.level == LEVEL_PHI or p.action == VERIFIED_TLS:
+        held = _escrow_hold(p.message_id, codes, p.level, now)
+        return _Final(
+            held.message_id,
+            held.status,
+            held.codes,
+            action=held.action,
+            level=held.level,
+            next_attempt_at=held.next_attempt_at,
+            smtp={"smtp_code": None, "smtp_enhanced": ""},
+        )
+    retry = now + timedelta(seconds=next_attempt_delay(max(1, p.attempts)))
+    return _Final(
+        p.message_id,
+        S.DEFERRED,
+        codes,
+        action=p.action,
+        level=p.level,
+        next_attempt_at=retry,
+        smtp={"smtp_code": None, "smtp_enhanced": ""},
+    )
+
+
+def _audit(tenant: Organisation, campaign: Campaign, result: BatchResult, planned: list[Planned]) -> None:
+    codes = sorted({code for p in planned for code in p.codes})[:50]
+    details: dict[str, Any] = {"claimed": result.claimed, **{k: v for k, v in sorted(result.counts.items())}}
+    details["reason_codes"] = codes
+    record_many(
+        tenant=tenant,
+        events=[EventInput(BATCH_ACTION, PIPELINE_ACTOR, Target("campaign", str(campaign.pk)), details)],
+    )
+
+
+# --- For the tasks ---------------------------------------------------------------------------------
+
+
+def campaign_has_due_work(*, tenant: Organisation, campaign: Campaign, now: datetime | None = None) -> bool:
+    """Whether a claim now would find something (queued or deferred and due, or a lease that
+    expired)."""
+    from django.db.models import Q
+
+    at = now or timezone.now()
+    return (
+        Message.objects.for_tenant(tenant)
+        .filter(campaign_id=campaign.pk)
+        .filter(Q(status__in=(S.QUEUED, S.DEFERRED), send_after__lte=at) | Q(status=S.SENDING, lease_expires_at__lt=at))
+        .exists()
+    )
+
+
+def campaign_being_worked(*, tenant: Organisation, campaign: Campaign, now: datetime | None = None) -> bool:
+    """Whether some worker holds a live lease on a message of the campaign."""
+    at = now or timezone.now()
+    return (
+        Message.objects.for_tenant(tenant)
+        .filter(campaign_id=campaign.pk, status=S.SENDING, lease_expires_at__gte=at)
+        .exists()
+    )
