@@ -50,6 +50,7 @@ from campaigns.messages import (
     messages_claim,
     messages_mark_many,
     messages_renew_lease,
+    messages_skip_revoked,
 )
 from campaigns.models import Campaign, Message, MessageStatus, rfc_message_id
 from delivery import posture as posture_module
@@ -68,6 +69,7 @@ from encryption.protection import (
 )
 from tenants.context import tenant_context
 from tenants.models import Organisation
+from tenants.tasks import UnknownTenant, organisation_for_task
 
 logger = logging.getLogger(__name__)
 
@@ -228,8 +230,9 @@ def first_attempt_of(created_at: datetime, campaign: Campaign) -> datetime:
 
 
 def _load(tenant_id: int, campaign_id: str) -> tuple[Organisation, Campaign] | None:
-    tenant = Organisation.objects.filter(pk=tenant_id, is_active=True).first()
-    if tenant is None:
+    try:
+        tenant = organisation_for_task(tenant_id)
+    except UnknownTenant:
         return None
     from campaigns.selectors import campaign_get
 
@@ -269,7 +272,7 @@ def send_batch(
     if not ids:
         return result
     with tenant_context(tenant):
-        skipped = set(skip_revoked(tenant=tenant, campaign=campaign, ids=ids, owner=owner, now=clock()))
+        skipped = set(messages_skip_revoked(tenant=tenant, campaign=campaign, ids=ids, owner=owner, now=clock()))
         if skipped:
             result.counts["skipped"] += len(skipped)
         planned = _prepare(tenant, campaign, [i for i in ids if i not in skipped], owner, clock)
@@ -318,47 +321,6 @@ def _send_in_chunks(
                 outcomes[p.message_id] = host_failures[p.domain]
         with tenant_context(tenant):
             _apply_outcomes(tenant, campaign, chunk, [outcomes[p.message_id] for p in chunk], owner, clock, result)
-
-
-def skip_revoked(
-    *, tenant: Organisation, campaign: Campaign, ids: Sequence[int], owner: str, now: datetime
-) -> list[int]:
-    """Consent, suppression and authorisation re-checked for the batch at send time (a
-    revocation after launch wins): the messages of this owner's batch whose recipient may no
-    longer be sent to (or was removed) move to ``skipped`` (``messages_skip_revoked``'s rule and
-    reason code), before any hand-off.
-
-    The same check as ``campaigns.messages.messages_skip_revoked`` with the batch's contact ids
-    given as literals: that function's sub-select form took minutes per batch on a 100,000-row
-    campaign right after launch (stale statistics), see docs/delivery-pipeline.md."""
-    from campaigns.messages import SKIP_REASON
-    from consent.selectors import sendable_contacts
-    from segments.models import Contact
-
-    pairs = list(
-        Message.objects.for_tenant(tenant)
-        .filter(campaign_id=campaign.pk, id__in=list(ids), status=S.SENDING, lease_owner=owner)
-        .values_list("id", "contact_id")
-    )
-    contact_ids = [contact_id for _, contact_id in pairs if contact_id is not None]
-    allowed = set(
-        sendable_contacts(
-            tenant=tenant,
-            purpose=campaign.purpose,
-            contacts=Contact.objects.for_tenant(tenant).filter(pk__in=contact_ids),
-            at=now,
-        ).values_list("pk", flat=True)
-    )
-    refused = [message_id for message_id, contact_id in pairs if contact_id not in allowed]
-    return messages_mark_many(
-        tenant=tenant,
-        ids=refused,
-        owner=owner,
-        from_status=S.SENDING,
-        to_status=S.SKIPPED,
-        now=now,
-        reason_codes=[SKIP_REASON],
-    )
 
 
 def _prepare(
