@@ -113,6 +113,11 @@ ACTIONS: dict[str, str] = {
         "A test message of a template version was sent to a member's own address or an address on the "
         "organisation's test list (details say which, never the address)."
     ),
+    "template.test_delivered": "A template test message was accepted by the recipient's mail server (details: TLS).",
+    "template.test_not_delivered": (
+        "A template test message was not delivered: held by the protection policy or the BAA gate, refused, "
+        "or given up (details give the pipeline's reason codes)."
+    ),
     "template.test_address_added": "An admin added an address to the organisation's list for template tests.",
     "template.test_address_removed": "An admin removed an address from the organisation's list for template tests.",
     # Encryption keys

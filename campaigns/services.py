@@ -43,7 +43,7 @@ from campaigns.selectors import campaign_progress, campaign_settings
 from segments.segment_services import segment_get
 from templates.models import TemplateVersion
 from templates.selectors import approved_version, template_get, template_versions
-from templates.test_sends import SendTestRefused, version_send_test
+from templates.test_sends import Sender, SendTestRefused, version_send_test
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
 
@@ -426,7 +426,14 @@ def campaign_send_test(
     version = campaign_test_version(tenant=tenant, campaign=campaign)
     if version is None:
         raise SendTestRefused("The template has no version to test.")
-    version_send_test(tenant=tenant, user=user, version=version, language=language, address_id=address_id)
+    version_send_test(
+        tenant=tenant,
+        user=user,
+        version=version,
+        language=language,
+        address_id=address_id,
+        sender=Sender(name=campaign.from_name, address=campaign.from_address),
+    )
     return version
 
 

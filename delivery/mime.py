@@ -257,20 +257,24 @@ def build_message(
     html: str,
     text: str,
     message_id: str,
-    list_unsubscribe_url: str,
+    list_unsubscribe_url: str | None,
     list_unsubscribe_mailto: str | None = None,
     reply_to: str | None = None,
     extra_headers: Iterable[tuple[str, str]] = (),
     date: datetime | None = None,
 ) -> bytes:
-    """The message as bytes (CRLF, 7bit-clean) ready for ``dkim_signing`` and SMTP."""
+    """The message as bytes (CRLF, 7bit-clean) ready for ``dkim_signing`` and SMTP. Without
+    ``list_unsubscribe_url`` (a test send, which unsubscribes no one) there are no
+    ``List-Unsubscribe`` headers."""
     check_address(from_address, "From address")
     check_address(to_address, "To address")
     if reply_to is not None:
         check_address(reply_to, "Reply-To address")
     extra = _check_extra(extra_headers)
     message_id = _checked_message_id(message_id)
-    unsubscribe = _list_unsubscribe(list_unsubscribe_url, list_unsubscribe_mailto)
+    unsubscribe = (
+        None if list_unsubscribe_url is None else _list_unsubscribe(list_unsubscribe_url, list_unsubscribe_mailto)
+    )
     boundary = _boundary(message_id)
     text_cte, text_body = encode_body(text)
     html_cte, html_body = encode_body(html)
@@ -283,10 +287,11 @@ def build_message(
     ]
     if reply_to is not None:
         parts.append(b"Reply-To: " + reply_to.encode("ascii") + CRLF)
-    parts += [
-        b"List-Unsubscribe: " + unsubscribe.encode("ascii") + CRLF,
-        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-    ]
+    if unsubscribe is not None:
+        parts += [
+            b"List-Unsubscribe: " + unsubscribe.encode("ascii") + CRLF,
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+        ]
     parts += [unstructured(name, value) for name, value in extra]
     b = boundary.encode("ascii")
     parts += [

@@ -141,3 +141,48 @@ class AllowedTestAddress(TenantModel):
 
     def __str__(self) -> str:
         return self.email
+
+
+class TestSendStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RETRYING = "retrying", "Retrying"
+    SENT = "sent", "Delivered"
+    HELD = "held", "Not delivered: held by policy"
+    FAILED = "failed", "Not delivered"
+
+
+class TestSendRecipient(models.TextChoices):
+    SELF = "self", "Your own address"
+    TEST_LIST = "test_list", "An address on the test list"
+
+
+class TestSend(TenantModel):
+    """One test message of a version and what became of it in the delivery pipeline
+    (``templates.test_sends``). It carries synthetic sample data only; ``codes`` are the
+    pipeline's reason codes and ``detail`` its PHI-free reply summary, never server text."""
+
+    __test__ = False  # pytest must not collect the model as a test class
+
+    version = models.ForeignKey(TemplateVersion, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey("authn.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    recipient = models.CharField(max_length=10, choices=TestSendRecipient.choices)
+    address = models.ForeignKey(AllowedTestAddress, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    language = models.CharField(max_length=16)
+    from_name = models.CharField(max_length=100)
+    from_address = models.EmailField(max_length=254)
+    status = models.CharField(max_length=10, choices=TestSendStatus.choices, default=TestSendStatus.QUEUED)
+    codes = models.JSONField(default=list, blank=True)
+    protection = models.CharField(max_length=16, blank=True)  # the protection action decided
+    tls_version = models.CharField(max_length=16, blank=True)
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    detail = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "version", "-created_at"], name="templates_testsend_recent")]
+
+    def __str__(self) -> str:
+        return f"test send {self.pk} ({self.status})"

@@ -53,6 +53,8 @@ from templates.test_sends import (
     allowed_address_get,
     allowed_address_remove,
     allowed_addresses,
+    outcome_summary,
+    recent_test_sends,
     render_sample,
     version_send_test,
 )
@@ -144,6 +146,7 @@ def version_detail_view(request: TenantRequest, version_id: uuid.UUID) -> HttpRe
         "reviewer_is_submitter": can_review and version.status == VersionStatus.IN_REVIEW and is_submitter,
         "can_comment": can_edit or can_review,
         "can_test_send": can_edit,
+        **(_test_sends_context(request, version) if can_edit else {}),
         "test_addresses": allowed_addresses(tenant=request.tenant) if can_edit else [],
         "can_manage_test_addresses": _can(request, "templates.test_addresses"),
         "max_comment": MAX_COMMENT_CHARS,
@@ -247,8 +250,25 @@ def version_test_send_view(request: TenantRequest, version_id: uuid.UUID) -> Htt
         messages.error(request, str(error))
     else:
         where = "the listed test address" if address_id else "your own address"
-        messages.success(request, f"A test message is on its way to {where}.")
+        messages.success(request, f"A test message is on its way to {where}; its outcome shows below.")
     return redirect(_version_url(version, "test-send"))
+
+
+@require_http_methods(["GET"])
+@require_permission("templates.edit")
+def version_test_sends_view(request: TenantRequest, version_id: uuid.UUID) -> HttpResponse:
+    """The version's recent test sends and their outcome (polled by the page while one is open)."""
+    version = version_get(tenant=request.tenant, version_id=version_id)
+    return render(request, "templates/_test_sends.html", _test_sends_context(request, version))
+
+
+def _test_sends_context(request: TenantRequest, version: TemplateVersion) -> dict[str, Any]:
+    sends = recent_test_sends(tenant=request.tenant, version=version)
+    return {
+        "version": version,
+        "test_sends": [(sent, outcome_summary(sent)) for sent in sends],
+        "test_sends_open": any(sent.status in ("queued", "retrying") for sent in sends),
+    }
 
 
 @require_http_methods(["GET"])

@@ -28,6 +28,7 @@ urlpatterns: list = [
     ),
     path("versions/<uuid:version_id>/comment/", review_views.version_comment_view, name="version_comment"),
     path("versions/<uuid:version_id>/test-send/", review_views.version_test_send_view, name="version_test_send"),
+    path("versions/<uuid:version_id>/test-sends/", review_views.version_test_sends_view, name="version_test_sends"),
     path("test-addresses/", review_views.test_addresses_view, name="test_addresses"),
     path("test-addresses/<uuid:address_id>/remove/", review_views.test_address_remove_view, name="test_address_remove"),
 ]

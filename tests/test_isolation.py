@@ -275,7 +275,14 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     },
     **{
         f"templates:{name}": ObjectRoute(templates_isolation.version_kwargs, templates_isolation.draft_unchanged)
-        for name in ("version_detail", "version_preview", "version_submit", "version_comment", "version_test_send")
+        for name in (
+            "version_detail",
+            "version_preview",
+            "version_submit",
+            "version_comment",
+            "version_test_send",
+            "version_test_sends",
+        )
     },
     **{
         f"templates:{name}": ObjectRoute(templates_isolation.in_review_kwargs, templates_isolation.in_review_unchanged)

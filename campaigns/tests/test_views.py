@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 
 from audit.tests.helpers import actions, head_seq
-from authn.tests.mail import inbox  # noqa: F401 - fixture
 from campaigns.models import Campaign, CampaignStatus, Message
 from campaigns.tests.support import approved_template, consenting, make_campaign, message_rows, segment
+from templates.tests.pipeline_mail import ca, mx_cert, servers, test_mail  # noqa: F401 - fixtures
 from tenants.context import tenant_context
 from tenants.roles import Role
 
@@ -150,16 +150,23 @@ def test_progress_is_one_grouped_count(world, login, verified_domains, sent_task
     assert '<progress max="100" value="20"' in page
 
 
-def test_test_send_reuses_template_test_sends(world, login, django_capture_on_commit_callbacks, inbox):  # noqa: F811
+def test_test_send_reuses_template_test_sends_from_the_campaigns_sender(
+    world,
+    login,
+    django_capture_on_commit_callbacks,
+    test_mail,  # noqa: F811
+):
     a = world.a
-    campaign = make_campaign(a)
+    campaign = make_campaign(a, from_name="Clinic News")
     client = login(a.users[Role.MARKETER], a.tenant)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url("campaign_test_send", campaign))
     assert response.status_code == 302
-    assert actions(a.tenant)[-1] == "template.test_sent"
-    assert inbox.recipients() == [a.users[Role.MARKETER].email]
-    assert inbox.received[0].subject.startswith("[TEST]")
+    assert actions(a.tenant)[-2:] == ["template.test_sent", "template.test_delivered"]
+    assert test_mail.recipients() == [a.users[Role.MARKETER].email]
+    received = test_mail.received[0]
+    assert received.subject.startswith("[TEST]")
+    assert str(received.message["From"]) == f"Clinic News <{campaign.from_address}>"
 
 
 def test_settings_page(world, login):

@@ -29,10 +29,21 @@ def marketer(fixture):
 
 def template_rows_in_every_table(fixture) -> None:
     """A row in each templates table for the fixture's tenant (row-level security tests)."""
+    from templates.models import TestSend, TestSendRecipient
     from templates.services import version_submit
     from templates.test_sends import allowed_address_add
 
     version = make_template(fixture.tenant, marketer(fixture), name="RLS reminder")
     with tenant_context(fixture.tenant):
         version_submit(tenant=fixture.tenant, user=marketer(fixture), version=version)
-        allowed_address_add(tenant=fixture.tenant, user=fixture.users[Role.ADMIN], email="qa@rls.example.com")
+        address = allowed_address_add(tenant=fixture.tenant, user=fixture.users[Role.ADMIN], email="qa@rls.example.com")
+        TestSend.objects.create(
+            tenant=fixture.tenant,
+            version=version,
+            requested_by=marketer(fixture),
+            recipient=TestSendRecipient.TEST_LIST,
+            address=address,
+            language="en",
+            from_name="RLS",
+            from_address="no-reply@rls.example.com",
+        )
