@@ -724,6 +724,18 @@ def _dane_check(
     configured) MX records count; only DANE-TA (2) and DANE-EE (3) are used for SMTP."""
     if not mx_secure or not chain:
         return _Dane("absent")
+    found = dane_records(target, resolver=resolver)
+    if isinstance(found, _Dane):
+        return found
+    if dane_matches(found, chain, target.host, now):
+        return _Dane("matched")
+    return _Dane("failed", (f"the certificate of MX {target.host} does not match its DANE TLSA records",))
+
+
+def dane_records(target: MxTarget, *, resolver: Resolver) -> tuple[TlsaRecord, ...] | _Dane:
+    """The usable DNSSEC-validated TLSA records of an MX (DANE-TA and DANE-EE), or why there are
+    none (an absent ``_Dane`` with notes). The caller has checked that the MX answer itself was
+    validated (or configured)."""
     name = f"_{target.port}._tcp.{target.host}"
     try:
         answer = resolver.tlsa(name)
@@ -733,17 +745,33 @@ def _dane_check(
         return _Dane("absent", (f"the TLSA lookup for MX {target.host} failed ({exc}); DANE was not used",))
     if not answer.authenticated:
         return _Dane("absent", (f"the TLSA records of MX {target.host} are not DNSSEC-validated; DANE was not used",))
-    usable = [r for r in answer.records if r.usage in (2, 3) and r.selector in (0, 1) and r.matching_type in (0, 1, 2)]
+    usable = tuple(
+        r for r in answer.records if r.usage in (2, 3) and r.selector in (0, 1) and r.matching_type in (0, 1, 2)
+    )
     if not usable:
         return _Dane("absent", (f"MX {target.host} has no usable TLSA records (SMTP uses DANE-TA and DANE-EE)",))
-    for record in usable:
+    return usable
+
+
+def dane_matches(records: tuple[TlsaRecord, ...], chain: tuple[bytes, ...], host: str, now: datetime) -> bool:
+    """Whether the presented chain (leaf first, DER) satisfies one of the TLSA records: DANE-EE
+    matches the leaf; DANE-TA matches a certificate of the chain that the leaf chains to and
+    that names ``host``."""
+    if not chain:
+        return False
+    for record in records:
         if record.usage == 3 and _tlsa_matches(record, chain[0]):
-            return _Dane("matched")
+            return True
         if record.usage == 2:
             for der in chain[1:]:
-                if _tlsa_matches(record, der) and _chains_to(der, chain, target.host, now):
-                    return _Dane("matched")
-    return _Dane("failed", (f"the certificate of MX {target.host} does not match its DANE TLSA records",))
+                if _tlsa_matches(record, der) and _chains_to(der, chain, host, now):
+                    return True
+    return False
+
+
+def peer_chain(sock: ssl.SSLSocket) -> tuple[bytes, ...]:
+    """The certificates the peer presented, leaf first (DER), whether or not they verified."""
+    return _peer_chain(sock)
 
 
 def _verify_webpki(target: MxTarget, address: str) -> tuple[int, str] | None:

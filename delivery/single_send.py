@@ -149,6 +149,7 @@ def _plan(
         tls=transport_mode(decision.action),  # type: ignore[arg-type]
         domain=known.domain,
         mx_patterns=known.mx_patterns if known.mta_sts_mode == "enforce" else (),
+        dane=known.dane,
     )
     return envelope, decision
 

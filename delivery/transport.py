@@ -39,6 +39,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -53,6 +54,7 @@ logger = logging.getLogger(__name__)
 TlsMode = Literal["verified", "opportunistic"]
 TLS_MODES: tuple[str, ...] = ("verified", "opportunistic")
 MODERN_TLS = frozenset({"TLSv1.2", "TLSv1.3"})
+MODE_DANE = "dane"  # a pool mode, never an Envelope.tls value: verified by TLSA records
 
 DEFAULT_TIMEOUT = 30.0  # connect and each command (RFC 5321 §4.5.3.2 allows minutes; we move on)
 DEFAULT_DATA_TIMEOUT = 600.0  # the reply to the final ".": RFC 5321 §4.5.3.2.6, 10 minutes
@@ -71,7 +73,9 @@ HandOff = Callable[["Envelope"], None]
 class Envelope:
     """One message to one recipient. ``data`` is the signed message (CRLF line endings);
     ``domain`` the recipient domain (MX lookup); ``ref`` the pipeline's id for it (never PHI);
-    ``mx_patterns`` (MTA-STS ``mx:`` lines) restricts which MX hosts may be used."""
+    ``mx_patterns`` (MTA-STS ``mx:`` lines) restricts which MX hosts may be used; ``dane``
+    (the domain's posture was verified by DANE) makes a ``verified`` envelope authenticate each
+    MX by its DNSSEC-validated TLSA records instead of WebPKI, as RFC 7672 asks."""
 
     mail_from: str
     rcpt_to: str
@@ -80,6 +84,7 @@ class Envelope:
     domain: str
     ref: Any = None
     mx_patterns: tuple[str, ...] = ()
+    dane: bool = False  # ``verified`` by DANE (RFC 7672): the MX certificate must match its TLSA records
 
     def __post_init__(self) -> None:
         if self.tls not in TLS_MODES:
@@ -104,6 +109,17 @@ class _StaleConnection(Exception):
 def verified_context() -> ssl.SSLContext:
     """TLS 1.2+, chain to the system store or DELIVERY_TLS_CA_FILE, host name checked."""
     return posture.verifying_context()
+
+
+@lru_cache(maxsize=1)
+def dane_context() -> ssl.SSLContext:
+    """TLS 1.2+ without WebPKI: with DANE the TLSA records, checked after the handshake, are what
+    authenticates the server (RFC 7672 §3.1), so a self-signed DANE-EE certificate is fine."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 @lru_cache(maxsize=1)
@@ -248,7 +264,13 @@ class SmtpTransport:
     # -- routing --------------------------------------------------------------------------------
 
     def _mode(self, envelope: Envelope) -> str:
-        return self.mode_override or envelope.tls
+        """``verified``, ``opportunistic``, or ``dane`` (verified by TLSA records); the pool keeps
+        connections per mode, so a session is only reused for what it was checked for."""
+        if self.mode_override:
+            return self.mode_override
+        if envelope.tls == "verified" and envelope.dane:
+            return MODE_DANE
+        return envelope.tls
 
     def _targets(self, envelope: Envelope) -> list[posture.MxTarget] | Outcome:
         now = time.monotonic()
@@ -264,6 +286,10 @@ class SmtpTransport:
         if resolution.error is not None or not resolution.targets:
             return Outcome(Status.DEFERRED, None, None, "MX lookup failed")
         targets = list(resolution.targets)
+        if self._mode(envelope) == MODE_DANE and not resolution.secure:
+            return Outcome(
+                Status.TLS_FAILED, None, None, "the MX records are not DNSSEC-validated: DANE cannot be used"
+            )
         if envelope.mx_patterns:
             targets = [t for t in targets if any(posture.name_matches(p, t.host) for p in envelope.mx_patterns)]
             if not targets:
@@ -499,7 +525,10 @@ class SmtpTransport:
             else:
                 if not connection.has_extn("starttls"):
                     raise _fail(Status.TLS_FAILED, "the MX host does not offer STARTTLS", host)
-                self._starttls(connection, host, verified_context())
+                if mode == MODE_DANE:
+                    self._starttls_dane(connection, target)
+                else:
+                    self._starttls(connection, host, verified_context())
                 if connection.tls_version not in MODERN_TLS:  # the context forbids it; belt and braces
                     raise _fail(Status.TLS_FAILED, "TLS older than 1.2 negotiated", host)
             self._after_tls(connection, host)
@@ -529,6 +558,21 @@ class SmtpTransport:
         code, _ = connection.ehlo()
         if code != 250:
             raise _fail(Status.DEFERRED, f"EHLO after STARTTLS: {code}", host, code)
+
+    def _starttls_dane(self, connection: SmtpConnection, target: posture.MxTarget) -> None:
+        """STARTTLS authenticated by DANE (RFC 7672 §3): the TLSA records are looked up first (none
+        usable: no session; the posture is stale), the handshake does not ask WebPKI, and the
+        presented chain must match a record before anything is sent."""
+        records = posture.dane_records(target, resolver=self._resolver or posture.get_resolver())
+        if not isinstance(records, tuple):
+            raise _fail(Status.TLS_FAILED, "the MX host has no usable DNSSEC-validated TLSA records", target.host)
+        self._starttls(connection, target.host, dane_context())
+        sock = connection.sock
+        chain = posture.peer_chain(sock) if isinstance(sock, ssl.SSLSocket) else ()
+        if not posture.dane_matches(records, chain, target.host, datetime.now(UTC)):
+            raise _fail(
+                Status.TLS_FAILED, "the certificate does not match the MX host's DANE TLSA records", target.host
+            )
 
     def _after_tls(self, connection: SmtpConnection, host: str) -> None:
         """Hook for RelayTransport (AUTH)."""

@@ -50,6 +50,7 @@ def _serve(settings, resolver, issued, records, *, authenticated=True):
 
     async def handle_EHLO(server_, session, envelope, hostname, responses):
         sessions.append(hostname)
+        session.host_name = hostname  # what aiosmtpd does without this hook: MAIL needs it
         return responses
 
     running.handler.handle_EHLO = handle_EHLO  # type: ignore[attr-defined]
@@ -167,3 +168,67 @@ def test_tlsa_records_are_not_consulted_for_an_mx_from_unsigned_dns(tmp_path, re
         MxTarget(MX, 25, 10), mx_secure=True, chain=(issued.der,), resolver=resolver, now=timezone.now()
     )
     assert outcome.state == "matched"
+
+
+# --- The transport honours DANE (RFC 7672 §3): TLSA records, not WebPKI, authenticate the MX ------
+
+MESSAGE = b"From: a@org.example\r\nTo: p@clinic.example.test\r\nSubject: t\r\n\r\nhello\r\n"
+
+
+def _envelope(*, dane: bool):
+    from delivery.transport import Envelope
+
+    return Envelope(
+        mail_from="a@org.example", rcpt_to=f"p@{DOMAIN}", data=MESSAGE, tls="verified", domain=DOMAIN, dane=dane
+    )
+
+
+def _send(envelope):
+    from delivery.transport import SmtpTransport
+
+    with SmtpTransport(timeout=5, data_timeout=5) as transport:
+        return transport.send(envelope)
+
+
+def test_the_transport_delivers_to_a_dane_ee_server_whose_certificate_webpki_rejects(tmp_path, serve):
+    issued = self_signed(tmp_path, MX)
+    server = serve(issued, [TlsaRecord(3, 1, 1, issued.spki_sha256())])
+    assert probe_domain(DOMAIN).dane is True
+    # By WebPKI alone the self-signed certificate fails: without DANE nothing would ever be sent.
+    assert _send(_envelope(dane=False)).status == "tls_failed"
+    outcome = _send(_envelope(dane=True))
+    assert outcome.status == "sent", outcome
+    assert outcome.tls_version in ("TLSv1.2", "TLSv1.3")
+    assert len(server.handler.messages) == 1
+
+
+def test_the_transport_refuses_a_certificate_that_no_longer_matches_the_tlsa_records(tmp_path, serve, resolver):
+    issued = self_signed(tmp_path, MX)
+    server = serve(issued, [TlsaRecord(3, 1, 1, issued.spki_sha256())])
+    for name in list(resolver.tlsa_records):  # the server's key changed since the probe
+        resolver.tlsa_records[name] = ([TlsaRecord(3, 1, 1, b"\x01" * 32)], True)
+    outcome = _send(_envelope(dane=True))
+    assert outcome.status == "tls_failed"
+    assert "does not match the MX host's DANE TLSA records" in outcome.detail
+    assert server.handler.messages == []
+
+
+@pytest.mark.parametrize("change", ["records_gone", "records_unsigned"])
+def test_the_transport_sends_nothing_when_the_tlsa_records_can_no_longer_be_trusted(tmp_path, serve, resolver, change):
+    issued = self_signed(tmp_path, MX)
+    server = serve(issued, [TlsaRecord(3, 1, 1, issued.spki_sha256())])
+    for name in list(resolver.tlsa_records):
+        if change == "records_gone":
+            del resolver.tlsa_records[name]
+        else:
+            resolver.tlsa_records[name] = ([TlsaRecord(3, 1, 1, issued.spki_sha256())], False)
+    outcome = _send(_envelope(dane=True))
+    assert outcome.status == "tls_failed"
+    assert server.handler.messages == []
+
+
+def test_the_transport_with_dane_ta_checks_the_chain_and_the_mx_name(ca, serve):
+    issued = ca.issue("other.example.test", include_chain=True)
+    server = serve(issued, [TlsaRecord(2, 0, 1, hashlib.sha256(ca.der).digest())])
+    assert _send(_envelope(dane=True)).status == "tls_failed"  # the chain is right, the name is not
+    assert server.handler.messages == []
