@@ -145,6 +145,10 @@ ACTIONS: dict[str, str] = {
     # Delivery
     "delivery.batch_processed": "The send pipeline processed a batch of a campaign's messages (counts, reason codes).",
     "delivery.domain_checked": "A member checked a recipient domain's TLS posture now (the details give the outcome).",
+    "delivery.inbound_report_received": "An inbound bounce report (DSN) or complaint (ARF) was stored encrypted.",
+    "delivery.inbound_report_processed": "An inbound report was checked against its message (outcome, codes).",
+    "delivery.bounce_recorded": "A bounce after sending (DSN or SES) was recorded on its message (codes only).",
+    "delivery.complaint_recorded": "A spam complaint (ARF or SES) about a message was recorded (feedback type).",
     "sending_domain.added": "An admin added a sending domain; a new DKIM key was generated for it.",
     "sending_domain.checked": "A sending domain's DKIM, SPF and DMARC records were checked (details: each result).",
     "sending_domain.removed": "An admin removed a sending domain and its DKIM key.",

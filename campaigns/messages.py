@@ -19,6 +19,14 @@ from the returned ids exactly which of its batch it still owns.
 - ``messages_skip_revoked`` re-checks consent and suppression for a batch in one query and skips
   the messages whose recipient may no longer be sent to (invariant 4: a revocation after launch
   wins).
+- ``messages_first_attempt`` stamps ``first_attempt_at`` on the messages about to meet the
+  transport for the first time: the give-up period of repeated deferrals counts from there.
+- ``message_quarantine_decided`` is what a compliance officer's release or rejection of a held
+  campaign message does to the message (``encryption.quarantine`` calls it in the decision's
+  transaction): released → ``queued``, due now (the pipeline decides it again with
+  ``released=True``); rejected → ``blocked`` (``quarantine_rejected``); released after the
+  campaign was cancelled (or finished) → ``cancelled``. A quarantined message counts as
+  unfinished, so its campaign is still ``sending`` and claims pick the released message up.
 
 Times are the database's clock unless ``now`` is given (tests travel in time with it).
 """
@@ -65,6 +73,7 @@ MESSAGE_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (S.UNKNOWN, S.BOUNCED),
         (S.QUARANTINED, S.QUEUED),  # released by a compliance officer
         (S.QUARANTINED, S.BLOCKED),  # rejected by a compliance officer
+        (S.QUARANTINED, S.CANCELLED),  # released after its campaign was cancelled
     }
 )
 # Moves out of these need the lease owner.
@@ -73,12 +82,20 @@ LEASED = frozenset({S.SENDING})
 BEFORE_HAND_OFF_ONLY = frozenset({S.SKIPPED, S.CANCELLED})
 # Still to be tried: what pause keeps and cancel cancels.
 PENDING = (S.QUEUED, S.DEFERRED)
-# Not finished: a campaign with none of these left is complete.
-UNFINISHED = (S.QUEUED, S.DEFERRED, S.SENDING)
+# Not finished: a campaign with none of these left is complete. A quarantined message waits for
+# a compliance officer, and a release sends it: its campaign stays ``sending`` until then.
+UNFINISHED = (S.QUEUED, S.DEFERRED, S.SENDING, S.QUARANTINED)
 # The fields a move may set besides the status (no PHI: codes and numbers only).
 MARK_FIELDS = frozenset({"protection_action", "reason_codes", "level", "smtp_code", "smtp_enhanced", "next_attempt_at"})
 MAX_OWNER = 64
 SKIP_REASON = "no_consent_or_suppressed"
+# Reason codes of a compliance officer's quarantine decision.
+QUARANTINE_RELEASED = "quarantine_released"
+QUARANTINE_REJECTED = "quarantine_rejected"
+CAMPAIGN_CANCELLED = "campaign_cancelled"
+CAMPAIGN_FINISHED = "campaign_finished"
+# Campaigns a released message can still be sent in (claims resume when a paused one resumes).
+OPEN_CAMPAIGN = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.SCHEDULED)
 
 
 class InvalidTransition(ValueError):
@@ -290,15 +307,20 @@ def message_mark(
     return bool(moved)
 
 
+def _owner_ids(tenant: Organisation, owner: str, ids: Iterable[int]) -> list[int]:
+    """The ids, deduplicated in order, after checking the tenant and the lease owner's name."""
+    require_tenant_is_current(tenant)
+    _check_owner(owner)
+    return list(dict.fromkeys(int(i) for i in ids))
+
+
 def messages_handed_off_many(
     *, tenant: Organisation, ids: Iterable[int], owner: str, now: datetime | None = None
 ) -> list[int]:
     """Record the hand-off of messages ``owner`` still holds a live lease on; returns those ids.
     Call it just before ending SMTP DATA (or calling SES) and send only the returned ones: from
     here on a lost lease means ``unknown``, never a second send."""
-    require_tenant_is_current(tenant)
-    _check_owner(owner)
-    id_list = list(dict.fromkeys(int(i) for i in ids))
+    id_list = _owner_ids(tenant, owner, ids)
     if not id_list:
         return []
     at = _now(now)
@@ -319,9 +341,7 @@ def messages_renew_lease(
     *, tenant: Organisation, ids: Iterable[int], owner: str, lease_seconds: int, now: datetime | None = None
 ) -> list[int]:
     """Extend ``owner``'s live leases (a long batch); returns the ids still held."""
-    require_tenant_is_current(tenant)
-    _check_owner(owner)
-    id_list = list(dict.fromkeys(int(i) for i in ids))
+    id_list = _owner_ids(tenant, owner, ids)
     if not id_list:
         return []
     at = _now(now)
@@ -394,3 +414,71 @@ def messages_skip_revoked(
                 *refused_params,
             ],
         )
+
+
+def messages_first_attempt(
+    *, tenant: Organisation, ids: Iterable[int], owner: str, now: datetime | None = None
+) -> list[int]:
+    """Stamp ``first_attempt_at`` on the messages among ``ids`` that ``owner`` holds and that
+    never met the transport before; returns those ids. One UPDATE for the batch."""
+    id_list = _owner_ids(tenant, owner, ids)
+    if not id_list:
+        return []
+    at = _now(now)
+    placeholders, id_params = _ids_sql(id_list)
+    return _returning(
+        "UPDATE campaigns_message SET first_attempt_at = %s "  # noqa: S608
+        f"WHERE tenant_id = %s AND id IN ({placeholders}) AND status = %s AND lease_owner = %s "
+        "AND first_attempt_at IS NULL RETURNING id",
+        [_dt(at), tenant.pk, *id_params, S.SENDING, owner],
+    )
+
+
+def message_quarantine_decided(
+    *, tenant: Organisation, message_id: int, released: bool, now: datetime | None = None
+) -> tuple[str, str] | None:
+    """A compliance officer released (``released=True``) or rejected the quarantined message
+    ``message_id``: move it on, in the caller's transaction. Returns ``(campaign id, new
+    status)``, or None when the message is not (or no longer) quarantined. The campaign row is
+    share-locked like a claim's, so a concurrent cancel either sees the queued message (and
+    cancels it) or is seen here (and the message is cancelled instead of queued)."""
+    require_tenant_is_current(tenant)
+    at = _now(now)
+    with transaction.atomic():
+        found = (
+            Message.objects.for_tenant(tenant)
+            .filter(pk=message_id, status=S.QUARANTINED)
+            .values_list("campaign_id", "reason_codes")
+            .first()
+        )
+        if found is None:
+            return None
+        campaign_id, codes = found
+        share = " FOR SHARE" if connection.vendor == "postgresql" else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT status FROM campaigns_campaign WHERE id = %s AND tenant_id = %s{share}",  # noqa: S608
+                [_uuid(campaign_id), tenant.pk],
+            )
+            campaign_row = cursor.fetchone()
+        campaign_status = campaign_row[0] if campaign_row else ""
+        if not released:
+            to_status, code = S.BLOCKED, QUARANTINE_REJECTED
+        elif campaign_status in OPEN_CAMPAIGN:
+            to_status, code = S.QUEUED, QUARANTINE_RELEASED
+        else:
+            to_status = S.CANCELLED
+            code = CAMPAIGN_CANCELLED if campaign_status == CampaignStatus.CANCELLED else CAMPAIGN_FINISHED
+        check_transition(S.QUARANTINED, to_status)
+        assignments = ["status = %s", "updated_at = %s", "reason_codes = %s"]
+        params: list[Any] = [to_status, _dt(at), json.dumps([*(codes or []), code])]
+        if to_status == S.QUEUED:
+            # Due now, and tried as if new: the give-up period starts at its next attempt.
+            assignments += ["send_after = %s", "next_attempt_at = NULL", "first_attempt_at = NULL"]
+            params.append(_dt(at))
+        moved = _returning(
+            f"UPDATE campaigns_message SET {', '.join(assignments)} "  # noqa: S608
+            "WHERE tenant_id = %s AND id = %s AND status = %s RETURNING id",
+            [*params, tenant.pk, int(message_id), S.QUARANTINED],
+        )
+    return (str(campaign_id), str(to_status)) if moved else None

@@ -175,6 +175,10 @@ class Message(TenantModel):
     # Set just before the end of SMTP DATA (or the SES call): after it, a crash leaves the
     # outcome unknown and the message is never tried again.
     handed_off_at = models.DateTimeField(null=True, blank=True)
+    # When the pipeline first gave it to the transport (not the campaign's start: a message held
+    # back by posture, its sending domain or its recipient's local time starts later). The
+    # give-up period of repeated deferrals counts from here.
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
     # Protection decision and the codes behind it (finding types, policy rules; never text).
     protection_action = models.CharField(max_length=16, blank=True, default="")
     reason_codes = models.JSONField(default=list, blank=True)
@@ -202,19 +206,3 @@ class Message(TenantModel):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.updated_at = timezone.now()
         super().save(*args, **kwargs)
-
-
-def rfc_message_id(*, campaign_id: str, message_pk: int, domain: str) -> str:
-    """The RFC 5322 Message-ID of a campaign message: deterministic from the campaign and message
-    ids, so a retried send carries the same one and a bounce or reply names the row
-    (``message_pk_from_message_id``). ``domain`` is the campaign's From domain."""
-    return f"<m{message_pk}.c{campaign_id}@{domain or 'sealpost.invalid'}>"
-
-
-def message_pk_from_message_id(value: str) -> int | None:
-    """The message's primary key from a Message-ID made by ``rfc_message_id`` (None if not one)."""
-    local = value.strip().lstrip("<").partition("@")[0]
-    head, _, _ = local.partition(".")
-    if not head.startswith("m") or not head[1:].isdigit():
-        return None
-    return int(head[1:])

@@ -10,6 +10,7 @@ from django.db.models import Count, QuerySet
 from django.http import Http404
 
 from campaigns.models import Campaign, CampaignSettings, Message, MessageStatus
+from encryption.protection import ESCROW
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
 
@@ -35,6 +36,20 @@ def campaign_get(*, tenant: Organisation, campaign_id: uuid.UUID | str) -> Campa
     return found
 
 
+def message_from_message_id(*, tenant: Organisation, value: str) -> Message | None:
+    """The message a Message-ID header names (a bounce or complaint quoting one the pipeline
+    sent, ``delivery.mime.message_id_for``), or None: not one of ours, altered, another
+    organisation's, or the row is gone. Find the organisation first with
+    ``delivery.mime.message_ref_from_message_id(value).tenant_id``."""
+    from delivery.mime import message_ref_from_message_id
+
+    require_tenant_is_current(tenant)
+    ref = message_ref_from_message_id(value)
+    if ref is None or ref.tenant_id != tenant.pk:
+        return None
+    return Message.objects.for_tenant(tenant).filter(pk=ref.message_id).first()
+
+
 def campaign_settings(*, tenant: Organisation) -> CampaignSettings:
     """The organisation's settings, or the defaults (unsaved) when it never changed them."""
     require_tenant_is_current(tenant)
@@ -42,12 +57,20 @@ def campaign_settings(*, tenant: Organisation) -> CampaignSettings:
     return found or CampaignSettings(tenant=tenant)
 
 
+# Not a message status: ``deferred`` messages the policy sent to escrow while there is no escrow
+# store yet (``delivery.pipeline``: ``protection_action = escrow``, ``escrow_store_unavailable``,
+# decided again hourly, never sent). Counted apart from transport retries, so nobody mistakes
+# them for delivery trouble.
+HELD_FOR_ESCROW = "held_for_escrow"
+LABELS = {**dict(MessageStatus.choices), HELD_FOR_ESCROW: "Held for escrow (escrow store not available yet)"}
+
 # What the progress view shows, in order; the other states are counted under "other".
 PROGRESS_STATES = (
     MessageStatus.QUEUED,
     MessageStatus.SENDING,
     MessageStatus.SENT,
     MessageStatus.DEFERRED,
+    HELD_FOR_ESCROW,
     MessageStatus.BOUNCED,
     MessageStatus.ESCROWED,
     MessageStatus.BLOCKED,
@@ -58,7 +81,12 @@ PROGRESS_STATES = (
     MessageStatus.CANCELLED,
 )
 # Nothing more will happen to these on their own (quarantined waits for a person).
-SETTLED = frozenset(PROGRESS_STATES) - {MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.DEFERRED}
+SETTLED = frozenset(PROGRESS_STATES) - {
+    MessageStatus.QUEUED,
+    MessageStatus.SENDING,
+    MessageStatus.DEFERRED,
+    HELD_FOR_ESCROW,
+}
 
 
 @dataclass(frozen=True)
@@ -78,21 +106,22 @@ class Progress:
         return self.settled * 100 // self.total if self.total else 0
 
     def rows(self) -> list[tuple[str, str, int]]:
-        labels = dict(MessageStatus.choices)
-        return [(status, labels[status], self.counts.get(status, 0)) for status in PROGRESS_STATES]
+        return [(status, LABELS[status], self.counts.get(status, 0)) for status in PROGRESS_STATES]
 
     def as_dict(self) -> dict[str, int]:
         return {status: self.counts.get(status, 0) for status in PROGRESS_STATES}
 
 
 def campaign_progress(*, tenant: Organisation, campaign: Campaign) -> Progress:
-    """Messages per state, in one grouped query (an index-only scan of the claim index)."""
+    """Messages per state, in one grouped query (an index-only scan of the claim index); when
+    some are deferred, a second count (of the deferred only) tells those held for escrow apart."""
     require_tenant_is_current(tenant)
-    rows = (
-        Message.objects.for_tenant(tenant)
-        .filter(campaign_id=campaign.pk)
-        .order_by()
-        .values_list("status")
-        .annotate(n=Count("id"))
-    )
-    return Progress({status: n for status, n in rows})
+    messages = Message.objects.for_tenant(tenant).filter(campaign_id=campaign.pk)
+    rows = messages.order_by().values_list("status").annotate(n=Count("id"))
+    counts: dict[str, int] = {status: n for status, n in rows}
+    if counts.get(MessageStatus.DEFERRED):
+        held = messages.filter(status=MessageStatus.DEFERRED, protection_action=ESCROW).count()
+        if held:
+            counts[MessageStatus.DEFERRED] -= held
+            counts[HELD_FOR_ESCROW] = held
+    return Progress(counts)

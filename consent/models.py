@@ -34,6 +34,7 @@ class ConsentSource(models.TextChoices):
     API = "api", "API"
     STAFF = "staff", "Staff"
     RECIPIENT = "recipient", "Recipient (email link)"
+    DELIVERY = "delivery", "Delivery system (bounce or complaint)"
 
 
 class EventKind(models.TextChoices):

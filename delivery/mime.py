@@ -11,17 +11,32 @@ Header injection is impossible by construction: display names, the subject and e
 values have every control character (CR, LF, TAB, NUL, ...) and Unicode line separator
 replaced by a space; addresses, URLs and header names that contain anything outside their
 strict grammar are refused with ``InvalidHeader`` (a message that names no data).
+
+Message-IDs (``message_id_for``, the only maker of campaign Message-IDs; the pipeline uses it)
+are ``<token@from-domain>``: the (tenant id, message row id) pair sealed with AES-SIV under a
+key derived from SECRET_KEY. The same for every attempt of a message, showing no row id, count
+or tenant, and reversible: ``message_ref_from_message_id`` turns a Message-ID quoted by a bounce
+(DSN) or a complaint (ARF) back into a ``MessageRef(tenant_id, message_id)`` and refuses anything
+we did not make (SECRET_KEY_FALLBACKS still open the ones sent before a key rotation). Nothing is
+stored: the row is ``Message.objects.for_tenant(tenant).get(pk=ref.message_id)`` inside
+``tenant_context`` of ``ref.tenant_id`` (docs/delivery-pipeline.md, "Message-ID").
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
+import struct
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 CRLF = b"\r\n"
 MAX_LINE = 78  # RFC 5322 §2.1.1 SHOULD; bodies longer than this per line are encoded
@@ -215,20 +230,69 @@ def encode_body(text: str) -> tuple[bytes, bytes]:
 # --- Message ------------------------------------------------------------------------------------
 
 
-def message_id_for(*, campaign_id: object, message_row_id: object, domain: str, secret: str | None = None) -> str:
-    """``<hash@domain>``: the same for every attempt of one message row, so a resend after an
-    unknown outcome is recognisably the same message. The hash is keyed (Django's SECRET_KEY
-    unless given) so Message-IDs do not reveal campaign sizes or row ids."""
-    if secret is None:
-        from django.conf import settings
+# A Message-ID names its message without showing it: ``<token@from-domain>`` where ``token`` is
+# the (tenant id, message row id) pair under AES-SIV (deterministic authenticated encryption)
+# with a key derived from SECRET_KEY, in lower-case base32 (52 characters). Deterministic: every
+# attempt of a message carries the same Message-ID. Opaque: it shows no row id, campaign size or
+# tenant. Reversible and unforgeable: ``message_ref_from_message_id`` gives the pair back (a DSN
+# or an ARF report names the message it is about), and anything not made with our key is refused
+# (SIV's 128-bit tag). SECRET_KEY_FALLBACKS are tried too, so a key rotation does not orphan the
+# reports of messages sent before it.
+_MESSAGE_ID_AD = b"sealpost-message-id/v1"
+_MESSAGE_ID_TOKEN = re.compile(r"[a-z2-7]{52}")
 
-        secret = str(getattr(settings, "SECRET_KEY", ""))
+
+@dataclass(frozen=True)
+class MessageRef:
+    """What a Sealpost Message-ID names: the organisation and the ``campaigns.Message`` row."""
+
+    tenant_id: int
+    message_id: int
+
+
+@functools.lru_cache(maxsize=8)
+def _message_id_cipher(secret: str) -> AESSIV:
+    # 64 bytes: AES-SIV with two 256-bit keys. SECRET_KEY is high-entropy; a keyed hash of it
+    # under a label of its own keeps this key apart from every other use of the secret.
+    return AESSIV(hashlib.sha512(b"sealpost-message-id\0" + secret.encode()).digest())
+
+
+def _message_id_secrets() -> list[str]:
+    from django.conf import settings
+
+    fallbacks = [str(key) for key in getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [str(getattr(settings, "SECRET_KEY", "")), *fallbacks]
+
+
+def message_id_for(*, tenant_id: int, message_row_id: int, domain: str, secret: str | None = None) -> str:
+    """``<token@domain>`` for one campaign message (see above); ``domain`` is the From domain.
+    ``secret`` defaults to SECRET_KEY."""
     domain = domain.strip().rstrip(".").lower()
     if not all(_DOMAIN_LABEL.fullmatch(label) for label in domain.split(".")):
         raise InvalidHeader("the Message-ID domain is not a domain name")
-    key = hashlib.sha256(("sealpost-message-id\0" + secret).encode()).digest()
-    digest = hashlib.blake2b(f"{campaign_id}/{message_row_id}".encode(), key=key, digest_size=20).digest()
-    return f"<{base64.b32encode(digest).decode('ascii').lower()}@{domain}>"
+    cipher = _message_id_cipher(_message_id_secrets()[0] if secret is None else secret)
+    sealed = cipher.encrypt(struct.pack(">QQ", int(tenant_id), int(message_row_id)), [_MESSAGE_ID_AD])
+    token = base64.b32encode(sealed).decode("ascii").rstrip("=").lower()
+    return f"<{token}@{domain}>"
+
+
+def message_ref_from_message_id(value: str, *, secrets: Sequence[str] | None = None) -> MessageRef | None:
+    """The message a Message-ID made by ``message_id_for`` names, or None for any other value
+    (another sender's, altered, made with a key we no longer hold). ``secrets`` defaults to
+    SECRET_KEY then SECRET_KEY_FALLBACKS. Angle brackets and surrounding space are optional."""
+    local, at, _ = value.strip().removeprefix("<").removesuffix(">").rpartition("@")
+    token = local.lower() if at else ""
+    if not _MESSAGE_ID_TOKEN.fullmatch(token):
+        return None
+    sealed = base64.b32decode(token.upper() + "====")
+    for secret in _message_id_secrets() if secrets is None else secrets:
+        try:
+            plain = _message_id_cipher(secret).decrypt(sealed, [_MESSAGE_ID_AD])
+        except InvalidTag:
+            continue
+        tenant_id, message_row_id = struct.unpack(">QQ", plain)
+        return MessageRef(tenant_id=tenant_id, message_id=message_row_id)
+    return None
 
 
 def _boundary(message_id: str) -> str:

@@ -103,3 +103,59 @@ class SendingDomain(TenantModel):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class InboundReportKind(models.TextChoices):
+    DSN = "dsn", "Delivery status notification (RFC 3464)"
+    ARF = "arf", "Complaint (ARF, RFC 5965)"
+    UNKNOWN = "unknown", "Not recognised"
+
+
+class InboundReportOutcome(models.TextChoices):
+    PENDING = "pending", "Received, not processed yet"
+    APPLIED = "applied", "Applied to its message (bounce or complaint recorded)"
+    STORED_ONLY = "stored_only", "Matched its message; nothing to change (delayed, delivered, other feedback)"
+    RECIPIENT_MISMATCH = "recipient_mismatch", "Refused: the recipient it names is not the message's"
+    MESSAGE_NOT_FOUND = "message_not_found", "Refused: the message it names is not this organisation's"
+    UNRECOGNISED = "unrecognised", "Not a delivery report or complaint we can read"
+
+
+class InboundReport(TenantModel):
+    """One inbound DSN or ARF complaint about a campaign message (``delivery.inbound_services``).
+    The raw message is kept as evidence and is PHI (it returns the original message), so it is
+    encrypted under the organisation's key; the columns beside it hold codes only. The raw
+    bytes are stored as Latin-1 text so that every byte round-trips (``raw_bytes``)."""
+
+    kind = models.CharField(max_length=8, choices=InboundReportKind.choices)
+    outcome = models.CharField(
+        max_length=20, choices=InboundReportOutcome.choices, default=InboundReportOutcome.PENDING
+    )
+    problem = models.CharField(max_length=32, blank=True)  # a parser problem code (kind unknown)
+    # The matched recipient's (or, unmatched, the first recipient's) DSN Action and Status.
+    action = models.CharField(max_length=16, blank=True)
+    status_code = models.CharField(max_length=16, blank=True)
+    feedback_type = models.CharField(max_length=32, blank=True)  # ARF Feedback-Type
+    recipient_count = models.PositiveSmallIntegerField(default=0)
+    # Set only once the report was checked against the message (its recipient is the contact).
+    message = models.ForeignKey("campaigns.Message", on_delete=models.SET_NULL, related_name="+", null=True, blank=True)
+    message_bounced = models.BooleanField(default=False)
+    suppression_reason = models.CharField(max_length=16, blank=True)  # consent.SuppressionReason
+    raw = EncryptedTextField()
+    size_bytes = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["tenant", "-received_at"], name="delivery_inbound_recent")]
+
+    def __str__(self) -> str:
+        return f"Inbound report {self.pk} ({self.kind}, {self.outcome})"
+
+    @property
+    def raw_bytes(self) -> bytes:
+        return self.raw.encode("latin-1")
+
+    @staticmethod
+    def raw_text(raw: bytes) -> str:
+        return raw.decode("latin-1")

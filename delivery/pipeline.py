@@ -11,14 +11,21 @@
    recipient domain's TLS posture (unknown → the domain's messages wait a little while a probe
    runs; refused → blocked), and decide the protection per message. Messages that will not be
    sent now are moved in bulk: blocked, quarantined (``quarantine_hold`` stores them encrypted),
-   held for escrow, deferred;
+   held for escrow, deferred. A message a compliance officer released from quarantine (queued
+   again by ``encryption.quarantine``) is decided with ``released=True`` only while it renders
+   as reviewed (its freshly signed links aside); otherwise it is held again
+   (``released_content_changed``);
 4. **transport** the rest with TLS enforced as decided (``verified`` or ``opportunistic``),
    DKIM-signed with the tenant's sending-domain key, with ``List-Unsubscribe`` and
-   ``List-Unsubscribe-Post``. Just before each final ``"."`` the hand-off is **committed**
+   ``List-Unsubscribe-Post`` and the opaque, reversible Message-ID of ``delivery.mime.
+   message_id_for`` (``message_ref_from_message_id`` maps a bounce's Message-ID back to the
+   organisation and message row). Messages meeting the transport for the first time get
+   ``first_attempt_at`` first. Just before each final ``"."`` the hand-off is **committed**
    (``message_handed_off``); if it cannot be (the lease was lost) the dot is never sent;
 5. **record** the outcomes in bulk (sent, deferred with backoff or bounced past the give-up
-   period, bounced and suppressed for 5.1.x, unknown, TLS failure → the policy again), one audit
-   event per batch (counts and codes, never PHI).
+   period counted from the message's own ``first_attempt_at``, bounced and suppressed for
+   5.1.x, unknown, TLS failure → the policy again), one audit event per batch (counts and
+   codes, never PHI).
 
 A crash anywhere leaves each message either not handed off (its lease expires and another
 worker claims it) or handed off (its lease expires and the next claim moves it to ``unknown``):
@@ -31,6 +38,7 @@ from __future__ import annotations
 import html as html_lib
 import logging
 import os
+import re
 import socket
 import threading
 from collections import Counter, defaultdict
@@ -38,6 +46,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -48,13 +57,14 @@ from audit.services import EventInput, Target, record_many, system_actor
 from campaigns.messages import (
     message_handed_off,
     messages_claim,
+    messages_first_attempt,
     messages_mark_many,
     messages_renew_lease,
     messages_skip_revoked,
 )
-from campaigns.models import Campaign, Message, MessageStatus, rfc_message_id
+from campaigns.models import Campaign, Message, MessageStatus
 from delivery import posture as posture_module
-from delivery.mime import InvalidHeader, build_message
+from delivery.mime import InvalidHeader, build_message, message_id_for
 from delivery.smtp_replies import Outcome, Status, give_up_after, next_attempt_delay
 from delivery.transport import Envelope, SmtpTransport
 from encryption.dlp.findings import LEVEL_PHI, Classification
@@ -103,6 +113,8 @@ PREPARE_FAILED = "prepare_failed"
 INVALID_ADDRESS = "invalid_address"
 TLS_FAILED = "tls_failed"
 GAVE_UP = "gave_up"
+# Released from quarantine, but what renders now is not what the officer reviewed: held again.
+RELEASED_CONTENT_CHANGED = "released_content_changed"
 
 
 def worker_owner(task_id: str | None) -> str:
@@ -219,13 +231,6 @@ def with_preheader(html: str, preheader: str) -> str:
     return hidden + html
 
 
-def first_attempt_of(created_at: datetime, campaign: Campaign) -> datetime:
-    """When a message was first tried, as near as the row tells: its campaign's start (the row
-    keeps no first-attempt time of its own)."""
-    start = campaign.scheduled_at or created_at
-    return max(created_at, start)
-
-
 # --- The batch -----------------------------------------------------------------------------------
 
 
@@ -278,6 +283,7 @@ def send_batch(
         planned = _prepare(tenant, campaign, [i for i in ids if i not in skipped], owner, clock)
         _apply_holds(tenant, campaign, planned, owner, clock, result)
     to_send = [p for p in planned if p.status == S.SENDING and p.envelope is not None]
+    _stamp_first_attempts(tenant, to_send, owner, clock)
     if to_send:
         keeper = LeaseKeeper(tenant, [p.message_id for p in to_send], owner, lease_seconds, clock)
         keeper.start()
@@ -290,6 +296,22 @@ def send_batch(
             posture_module.recipient_domain_touch(tenant=tenant, domain=domain, now=clock())
         _audit(tenant, campaign, result, planned)
     return result
+
+
+def _stamp_first_attempts(
+    tenant: Organisation, to_send: list[Planned], owner: str, clock: Callable[[], datetime]
+) -> None:
+    """The messages meeting the transport for the first time get ``first_attempt_at`` (one
+    UPDATE, committed before any is sent): the give-up period counts from it, not from the
+    campaign's start."""
+    first_timers = [p for p in to_send if p.first_attempt_at is None]
+    if not first_timers:
+        return
+    now = clock()
+    with tenant_context(tenant):
+        messages_first_attempt(tenant=tenant, ids=[p.message_id for p in first_timers], owner=owner, now=now)
+    for p in first_timers:
+        p.first_attempt_at = now
 
 
 def _send_in_chunks(
@@ -345,7 +367,7 @@ def _prepare(
     rows = list(
         Message.objects.for_tenant(tenant)
         .filter(campaign_id=campaign.pk, id__in=ids, status=S.SENDING, lease_owner=owner)
-        .values_list("id", "contact_id", "created_at", "attempts")
+        .values_list("id", "contact_id", "first_attempt_at", "attempts")
     )
     contacts = {c.pk: c for c in Contact.objects.for_tenant(tenant).filter(pk__in=[r[1] for r in rows if r[1]])}
     accepts = set(
@@ -353,13 +375,15 @@ def _prepare(
         .filter(contact_id__in=list(contacts), accepts_unencrypted_phi=True)
         .values_list("contact_id", flat=True)
     )
-    released = set(
+    # A message's latest quarantine item decides: released (and, below, still the same content).
+    latest: dict[str, Any] = {}
+    for item in (
         QuarantinedMessage.objects.for_tenant(tenant)
-        .filter(
-            source=QuarantineSource.CAMPAIGN, status=QuarantineStatus.RELEASED, source_ref__in=[str(r[0]) for r in rows]
-        )
-        .values_list("source_ref", flat=True)
-    )
+        .filter(source=QuarantineSource.CAMPAIGN, source_ref__in=[str(r[0]) for r in rows])
+        .order_by("created_at", "pk")
+    ):
+        latest[item.source_ref] = item
+    released = {ref: item for ref, item in latest.items() if item.status == QuarantineStatus.RELEASED}
     version = campaign.template_version
     if version is None:  # _load refuses such a campaign; never send an unpinned one
         return []
@@ -376,9 +400,8 @@ def _prepare(
         dkim_key = None
     now = clock()
     out: list[Planned] = []
-    for message_id, contact_id, created_at, attempts in rows:
+    for message_id, contact_id, first, attempts in rows:
         try:
-            first = first_attempt_of(created_at, campaign)
             contact = contacts.get(contact_id)
             if contact is None:  # removed after the skip check
                 out.append(Planned(message_id, S.SKIPPED, ("contact_removed",)))
@@ -446,15 +469,17 @@ def _prepare(
             if known.delivery_refused:
                 out.append(Planned(message_id, S.BLOCKED, (DOMAIN_REFUSES_DELIVERY,), action=BLOCK, level=level))
                 continue
+            review = released.get(str(message_id))
+            changed = review is not None and not _same_as_reviewed(review, rendered, links)
             decision = protection_decide(
                 policy=policy,
                 classification=classification,
                 purpose=purpose,
                 posture=posture_module.policy_posture(known),
                 accepts_unencrypted_phi=contact.pk in accepts,
-                released=str(message_id) in released,
+                released=review is not None and not changed,
             )
-            codes = decision.codes
+            codes = (*decision.codes, RELEASED_CONTENT_CHANGED) if changed else decision.codes
             if decision.action == BLOCK:
                 out.append(Planned(message_id, S.BLOCKED, codes, action=BLOCK, level=level))
             elif decision.action == QUARANTINE:
@@ -473,8 +498,8 @@ def _prepare(
                         subject=rendered.subject,
                         html=with_preheader(rendered.html, rendered.preheader),
                         text=rendered.text,
-                        message_id=rfc_message_id(
-                            campaign_id=str(campaign.pk), message_pk=message_id, domain=campaign.from_domain
+                        message_id=message_id_for(
+                            tenant_id=tenant.pk, message_row_id=message_id, domain=campaign.from_domain
                         ),
                         list_unsubscribe_url=header_unsubscribe_url(links["unsubscribe"]),
                         list_unsubscribe_mailto=(
@@ -517,6 +542,33 @@ def _prepare(
             logger.warning("message %s could not be prepared (%s)", message_id, type(exc).__name__)
             out.append(Planned(message_id, S.FAILED, (PREPARE_FAILED,)))
     return out
+
+
+def _same_as_reviewed(item: Any, rendered: Any, links: dict[str, str]) -> bool:
+    """Whether a released quarantine item is what renders now: a release approves the content
+    the officer read, not whatever the contact's data makes of the template later. The
+    recipient's own preference and unsubscribe links are signed with the time of signing
+    (``consent.links``), so only their timestamp and signature may differ: the same link
+    payload (organisation, contact, purpose) followed by any ``:timestamp:signature``."""
+    payloads = sorted(
+        {
+            segment.partition(":")[0]
+            for url in links.values()
+            for segment in urlsplit(url).path.split("/")
+            if ":" in segment
+        }
+    )
+    signed = [re.compile(re.escape(payload + ":") + r"[0-9A-Za-z]+:[A-Za-z0-9_-]+") for payload in payloads]
+
+    def masked(value: str | None) -> str:
+        value = value or ""
+        for pattern, payload in zip(signed, payloads, strict=True):
+            value = pattern.sub(payload + ":signed", value)
+        return value
+
+    stored = (item.subject, item.text, item.html)
+    now = (rendered.subject, rendered.text, rendered.html)
+    return all(masked(a) == masked(b) for a, b in zip(stored, now, strict=True))
 
 
 def _escrow_hold(message_id: int, codes: Iterable[str], level: str, now: datetime) -> Planned:
@@ -734,7 +786,7 @@ def _apply_outcomes(
             actor=PIPELINE_ACTOR,
             email=p.email,
             reason=SuppressionReason.HARD_BOUNCE,
-            source=ConsentSource.STAFF,
+            source=ConsentSource.DELIVERY,
         )
         result.counts["suppressed"] += 1
 

@@ -13,6 +13,8 @@ Notifications: SNS posts a JSON envelope whose ``Message`` is the SES event JSON
 signature is verified (SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA) with the certificate
 at ``SigningCertURL``, which must be an https URL on ``sns.<region>.amazonaws.com`` (fetched with
 certificate verification, cached; the fetcher is injectable for tests).
+``ses_event_apply`` applies a bounce or complaint to the message its Message-ID header names,
+through the services inbound DSN and ARF reports use (``delivery.inbound_feedback``).
 """
 
 from __future__ import annotations
@@ -340,7 +342,84 @@ def ses_event_from_sns(body: bytes | str | dict[str, Any], **options: Any) -> Se
     return parse_ses_event(envelope.message)
 
 
+# --- Applying an event to its message -----------------------------------------------------------
+
+SES_ACTOR_COMPONENT = "delivery.ses"
+
+
+@dataclass(frozen=True)
+class SesApplied:
+    """What ``ses_event_apply`` did: ``matched`` recipients (those that are the message's
+    contact), and whether the message bounced / which suppression was added."""
+
+    matched: int = 0
+    message_bounced: bool = False
+    suppression_reason: str = ""
+
+
+def ses_event_apply(event: SesEvent) -> SesApplied:
+    """Apply an SES bounce or complaint to the campaign message its Message-ID header names,
+    with the same services as inbound DSN and ARF reports (``delivery.inbound_feedback``): only
+    recipients that are the message's contact count; a Permanent bounce bounces the message and
+    suppresses per SES's verdict; a complaint suppresses (``complaint``). Other events, and
+    events that name no message of ours, change nothing."""
+    from audit.services import system_actor
+    from delivery.inbound_feedback import (
+        bounce_record,
+        complaint_record,
+        message_for_ref,
+        organisation_for_ref,
+        recipient_matching,
+    )
+    from delivery.mime import message_ref_from_message_id
+    from tenants.context import tenant_context
+
+    if event.kind not in ("bounce", "complaint") or not event.message_id_header:
+        return SesApplied()
+    ref = message_ref_from_message_id(event.message_id_header)
+    tenant = organisation_for_ref(ref) if ref is not None else None
+    if ref is None or tenant is None:
+        return SesApplied()
+    actor = system_actor(SES_ACTOR_COMPONENT)
+    applied = SesApplied()
+    with tenant_context(tenant):
+        message = message_for_ref(tenant=tenant, ref=ref)
+        if message is None:
+            return applied
+        for recipient in event.recipients:
+            email = recipient_matching(tenant=tenant, message=message, addresses=[recipient.address])
+            if email is None:
+                continue
+            if event.kind == "bounce":
+                result = bounce_record(
+                    tenant=tenant,
+                    actor=actor,
+                    message=message,
+                    email=email,
+                    status=recipient.status or "",
+                    permanent=event.bounce_type == "Permanent",
+                    via="ses",
+                    suppress=recipient.suppress,
+                )
+            else:
+                result = complaint_record(
+                    tenant=tenant,
+                    actor=actor,
+                    message=message,
+                    email=email,
+                    feedback_type=event.complaint_type or "",
+                    via="ses",
+                )
+            applied = SesApplied(
+                applied.matched + 1,
+                applied.message_bounced or result.message_bounced,
+                applied.suppression_reason or result.suppression_reason,
+            )
+    return applied
+
+
 __all__ = [
+    "SesApplied",
     "SesEvent",
     "SesRecipient",
     "SesTransport",
@@ -348,6 +427,7 @@ __all__ = [
     "SnsError",
     "parse_ses_event",
     "parse_sns_envelope",
+    "ses_event_apply",
     "ses_event_from_sns",
     "verify_sns_signature",
 ]

@@ -115,3 +115,8 @@ def dispatch_due_task() -> int:
             else:
                 _complete_if_finished(organisation.pk, str(campaign.pk))
     return dispatched
+
+
+# Inbound reports (DSN, ARF): their task lives beside their services; imported here so the
+# worker, which autodiscovers ``delivery.tasks``, registers it.
+from delivery.inbound_tasks import inbound_report_process_task  # noqa: E402, F401

@@ -1,14 +1,24 @@
 """Quarantine: messages the protection policy held for a compliance officer's review.
 
 The delivery pipeline (issue 10) calls ``quarantine_hold`` when ``protection_decide`` answers
-``quarantine``; a compliance officer then releases the message (it may be sent: the pipeline
-sends items in ``released``) or rejects it (it is never sent). Decisions are compare-and-set from
-``held``, so two officers cannot both decide, and every step is audited. Audit details hold ids,
-finding types and reason codes only; subject and bodies are stored encrypted and appear nowhere
-else.
+``quarantine``; a compliance officer then releases the message (it may be sent) or rejects it
+(it is never sent). Decisions are compare-and-set from ``held``, so two officers cannot both
+decide, and every step is audited. Audit details hold ids, finding types and reason codes only;
+subject and bodies are stored encrypted and appear nowhere else.
+
+A campaign item (``source = campaign``, ``source_ref`` = the ``campaigns.Message`` id) is moved
+on in the decision's own transaction (``campaigns.messages.message_quarantine_decided``):
+released → the message is ``queued`` again, due now, and its campaign is dispatched once this
+commits; the pipeline renders it afresh and sends it only if the content is still what was
+reviewed, its freshly signed links aside (``delivery.pipeline``); rejected → ``blocked``
+(``quarantine_rejected``), so the campaign can complete. The stored copy is what the officer
+reviews and what the pipeline compares with; it is never sent itself (the send is re-rendered,
+DKIM-signed and protected as decided at send time).
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -113,17 +123,36 @@ def _decide(
         )
         if claimed != 1:
             raise QuarantineError("This message was already released or rejected.")
-        record(tenant=tenant, action=action, actor=actor_for_user(actor), target=Target.of(item))
+        details = _move_campaign_message(tenant, item, released=status == QuarantineStatus.RELEASED)
+        record(tenant=tenant, action=action, actor=actor_for_user(actor), target=Target.of(item), details=details)
     item.status, item.decided_by, item.decided_at, item.decision_note = status, actor, now, note
     return item
+
+
+def _move_campaign_message(tenant: Organisation, item: QuarantinedMessage, *, released: bool) -> dict[str, int | str]:
+    """The campaign message behind ``item`` follows the decision (inside the caller's
+    transaction); its campaign is dispatched after commit, so a released message goes out (and
+    a campaign whose last held message was rejected completes) without waiting for the
+    every-minute ``delivery.dispatch_due``. Returns the audit details (ids and a status)."""
+    if item.source != QuarantineSource.CAMPAIGN or not (item.source_ref.isascii() and item.source_ref.isdigit()):
+        return {}
+    from campaigns.dispatch import campaign_dispatch
+    from campaigns.messages import message_quarantine_decided
+
+    moved = message_quarantine_decided(tenant=tenant, message_id=int(item.source_ref), released=released)
+    if moved is None:
+        return {}
+    campaign_id, message_status = moved
+    transaction.on_commit(partial(campaign_dispatch, tenant_id=tenant.pk, campaign_id=campaign_id))
+    return {"message": int(item.source_ref), "message_status": message_status}
 
 
 def quarantine_release(
     *, tenant: Organisation, actor: User, item: QuarantinedMessage, note: str = ""
 ) -> QuarantinedMessage:
-    """Release a held message: it may now be sent. The delivery pipeline sends ``released``
-    items as ``protection_decide(..., released=True)`` decides: the hold no longer applies, every
-    other rule (verified TLS or escrow, a block) still does."""
+    """Release a held message: it may now be sent. A campaign message is queued again; the
+    delivery pipeline sends it as ``protection_decide(..., released=True)`` decides: the hold no
+    longer applies, every other rule (verified TLS or escrow, a block) still does."""
     return _decide(
         tenant=tenant,
         actor=actor,
@@ -137,7 +166,7 @@ def quarantine_release(
 def quarantine_reject(
     *, tenant: Organisation, actor: User, item: QuarantinedMessage, note: str = ""
 ) -> QuarantinedMessage:
-    """Reject a held message: it is never sent."""
+    """Reject a held message: it is never sent (a campaign message becomes ``blocked``)."""
     return _decide(
         tenant=tenant,
         actor=actor,

@@ -43,6 +43,7 @@ def populated(world):
     from consent.tests.support import consent_rows_in_every_table
     from delivery.posture import recipient_domain_touch
     from delivery.tests.support import sending_domain_rows
+    from delivery.tests.test_inbound_support import inbound_report_rows
     from encryption.aead import FieldContext, encrypt_text
     from encryption.services import data_key_rotate
     from encryption.tests.support import protection_rows_in_every_table
@@ -60,6 +61,7 @@ def populated(world):
             data_key_rotate(tenant=fixture.tenant, actor=fixture.users[Role.ADMIN])  # a rotation row
             recipient_domain_touch(tenant=fixture.tenant, domain=f"{fixture.tenant.slug}.example.test")
             sending_domain_rows(fixture)
+            inbound_report_rows(fixture)
             _identity_rows(fixture)
     return world
 

@@ -14,10 +14,14 @@ from audit.services import system_actor
 from audit.tests.helpers import actions, head_seq
 from campaigns.messages import (
     MESSAGE_TRANSITIONS,
+    QUARANTINE_REJECTED,
+    QUARANTINE_RELEASED,
     InvalidTransition,
     message_handed_off,
     message_mark,
+    message_quarantine_decided,
     messages_claim,
+    messages_first_attempt,
     messages_handed_off_many,
     messages_mark_many,
     messages_renew_lease,
@@ -28,8 +32,6 @@ from campaigns.models import (
     CampaignStatus,
     Message,
     MessageStatus,
-    message_pk_from_message_id,
-    rfc_message_id,
 )
 from campaigns.services import (
     CampaignStateError,
@@ -268,14 +270,94 @@ def test_campaign_completes_when_nothing_is_left(running):
     assert actions(a.tenant)[-1] == "campaign.completed"
 
 
-def test_message_id_is_deterministic_and_parsed_back(running):
+def _quarantine(fixture, campaign, owner="worker-a"):
+    """Claim every message and move it to quarantined, as the pipeline does; returns the ids."""
+    ids = claim(fixture, campaign, owner)
+    with tenant_context(fixture.tenant):
+        messages_mark_many(
+            tenant=fixture.tenant,
+            ids=ids,
+            owner=owner,
+            from_status=S.SENDING,
+            to_status=S.QUARANTINED,
+            reason_codes=["rule_purpose"],
+        )
+    return ids
+
+
+def decided(fixture, message_id, *, released, now=None):
+    with tenant_context(fixture.tenant):
+        return message_quarantine_decided(tenant=fixture.tenant, message_id=message_id, released=released, now=now)
+
+
+def test_a_quarantined_message_keeps_its_campaign_open_until_it_is_decided(running):
+    a, campaign, _ = running
+    first, second, third = _quarantine(a, campaign)
+    actor = system_actor("pipeline")
+    with tenant_context(a.tenant):
+        assert not campaign_complete_if_finished(tenant=a.tenant, campaign=campaign, actor=actor)
+    assert decided(a, first, released=False) == (str(campaign.pk), S.BLOCKED)
+    assert decided(a, first, released=True) is None  # already decided: nothing moves
+    later = timezone.now() + timedelta(days=2)
+    assert decided(a, second, released=True, now=later) == (str(campaign.pk), S.QUEUED)
+    rows = by_id(a, campaign)
+    assert rows[first].reason_codes == ["rule_purpose", QUARANTINE_REJECTED]
+    assert rows[second].reason_codes == ["rule_purpose", QUARANTINE_RELEASED]
+    assert rows[second].send_after == later and rows[second].first_attempt_at is None
+    assert rows[third].status == S.QUARANTINED
+    # The released one is due and claimed again; the campaign is not complete while one waits.
+    assert claim(a, campaign, "worker-b", now=later) == [second]
+    assert mark(a, second, "worker-b", S.SENDING, S.SENT)
+    with tenant_context(a.tenant):
+        assert not campaign_complete_if_finished(tenant=a.tenant, campaign=campaign, actor=actor)
+    decided(a, third, released=False)
+    with tenant_context(a.tenant):
+        assert campaign_complete_if_finished(tenant=a.tenant, campaign=campaign, actor=actor)
+
+
+def test_a_release_while_paused_waits_for_resume(running, sent_tasks, django_capture_on_commit_callbacks):
+    a, campaign, _ = running
+    ids = _quarantine(a, campaign)
+    user = a.users[Role.MARKETER]
+    with tenant_context(a.tenant):
+        campaign_pause(tenant=a.tenant, user=user, campaign=campaign)
+    assert decided(a, ids[0], released=True)[1] == S.QUEUED
+    assert claim(a, campaign, "worker-b") == []
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(a.tenant):
+        campaign_resume(tenant=a.tenant, user=user, campaign=campaign)
+    assert claim(a, campaign, "worker-b") == [ids[0]]
+
+
+def test_first_attempt_is_stamped_once_and_only_for_the_lease_owner(running):
+    a, campaign, _ = running
+    mine = claim(a, campaign, "worker-a", limit=2)
+    t1 = timezone.now()
+    with tenant_context(a.tenant):
+        assert messages_first_attempt(tenant=a.tenant, ids=mine, owner="worker-b", now=t1) == []
+        assert messages_first_attempt(tenant=a.tenant, ids=mine, owner="worker-a", now=t1) == mine
+        assert messages_first_attempt(tenant=a.tenant, ids=mine, owner="worker-a", now=t1 + timedelta(hours=1)) == []
+    rows = by_id(a, campaign)
+    assert [rows[i].first_attempt_at for i in mine] == [t1, t1]
+    assert [row.first_attempt_at for pk, row in rows.items() if pk not in mine] == [None]
+
+
+def test_message_id_is_deterministic_opaque_and_maps_back_to_the_row(running, world):
+    from campaigns.selectors import message_from_message_id
+    from delivery.mime import message_id_for, message_ref_from_message_id
+
     a, campaign, _ = running
     row = message_rows(a, campaign)[0]
-    value = rfc_message_id(campaign_id=str(campaign.pk), message_pk=row.pk, domain="org-a.example.com")
-    assert value == rfc_message_id(campaign_id=str(campaign.pk), message_pk=row.pk, domain="org-a.example.com")
+    value = message_id_for(tenant_id=a.tenant.pk, message_row_id=row.pk, domain="org-a.example.com")
+    assert value == message_id_for(tenant_id=a.tenant.pk, message_row_id=row.pk, domain="org-a.example.com")
     assert value.startswith("<") and value.endswith("@org-a.example.com>")
-    assert message_pk_from_message_id(value) == row.pk
-    assert message_pk_from_message_id("<something@else>") is None
+    assert str(row.pk) not in value and str(campaign.pk) not in value
+    ref = message_ref_from_message_id(value)
+    assert ref is not None and (ref.tenant_id, ref.message_id) == (a.tenant.pk, row.pk)
+    with tenant_context(a.tenant):
+        assert message_from_message_id(tenant=a.tenant, value=value) == row
+        assert message_from_message_id(tenant=a.tenant, value="<something@else>") is None
+    with tenant_context(world.b.tenant):  # another organisation's message is not found
+        assert message_from_message_id(tenant=world.b.tenant, value=value) is None
 
 
 def test_another_tenant_cannot_claim_or_move_messages(running, world):

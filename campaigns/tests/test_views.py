@@ -150,6 +150,38 @@ def test_progress_is_one_grouped_count(world, login, verified_domains, sent_task
     assert '<progress max="100" value="20"' in page
 
 
+def test_progress_counts_escrow_holds_apart_from_transport_retries(world, login, verified_domains, sent_tasks):
+    """Deferred for escrow (no escrow store yet: ``protection_action = escrow``) shows as "Held
+    for escrow", not as deferred; a transport retry stays deferred. The page and the API agree."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.selectors import HELD_FOR_ESCROW, campaign_progress
+
+    a = world.a
+    for _ in range(3):
+        consenting(a)
+    campaign = make_campaign(a)
+    client = login(a.users[Role.MARKETER], a.tenant)
+    client.post(url("campaign_launch", campaign))
+    retry = timezone.now() + timedelta(hours=1)
+    with tenant_context(a.tenant):
+        first, second, _ = Message.objects.for_tenant(a.tenant).filter(campaign_id=campaign.pk).order_by("id")
+        Message.objects.for_tenant(a.tenant).filter(pk=first.pk).update(
+            status="deferred", protection_action="escrow", reason_codes=["escrow_store_unavailable"], send_after=retry
+        )
+        Message.objects.for_tenant(a.tenant).filter(pk=second.pk).update(
+            status="deferred", protection_action="verified_tls", smtp_code=451, send_after=retry
+        )
+        progress = campaign_progress(tenant=a.tenant, campaign=campaign)
+    assert progress.as_dict()["deferred"] == 1 and progress.as_dict()[HELD_FOR_ESCROW] == 1
+    assert progress.as_dict()["queued"] == 1 and progress.total == 3 and progress.settled == 0
+    page = client.get(url("campaign_progress", campaign)).content.decode()
+    assert '<dt>Held for escrow (escrow store not available yet)</dt><dd data-status="held_for_escrow">1</dd>' in page
+    assert '<dt>Deferred</dt><dd data-status="deferred">1</dd>' in page
+
+
 def test_test_send_reuses_template_test_sends_from_the_campaigns_sender(
     world,
     login,

@@ -3,7 +3,9 @@ EmailMessage path on random input (hypothesis)."""
 
 from __future__ import annotations
 
+import base64
 import email
+import itertools
 import string
 from datetime import UTC, datetime
 from email import policy
@@ -14,9 +16,11 @@ from hypothesis import strategies as st
 
 from delivery.mime import (
     InvalidHeader,
+    MessageRef,
     build_message,
     build_message_stdlib,
     message_id_for,
+    message_ref_from_message_id,
     neutralise,
     neutralise_phrase,
 )
@@ -169,22 +173,60 @@ def test_long_display_name_decodes_per_rfc_2047():
 
 
 def test_message_id_is_stable_and_distinct():
-    first = message_id_for(campaign_id=7, message_row_id=1001, domain="Clinic.Example", secret="s")
-    assert first == message_id_for(campaign_id=7, message_row_id=1001, domain="clinic.example", secret="s")
-    assert first != message_id_for(campaign_id=7, message_row_id=1002, domain="clinic.example", secret="s")
-    assert first != message_id_for(campaign_id=8, message_row_id=1001, domain="clinic.example", secret="s")
+    first = message_id_for(tenant_id=7, message_row_id=1001, domain="Clinic.Example", secret="s")
+    assert first == message_id_for(tenant_id=7, message_row_id=1001, domain="clinic.example", secret="s")
+    assert first != message_id_for(tenant_id=7, message_row_id=1002, domain="clinic.example", secret="s")
+    assert first != message_id_for(tenant_id=8, message_row_id=1001, domain="clinic.example", secret="s")
     assert first.startswith("<") and first.endswith("@clinic.example>")
-    assert "1001" not in first
     build_message(**{**BASE, "message_id": first})  # acceptable as a Message-ID
     with pytest.raises(InvalidHeader):
-        message_id_for(campaign_id=1, message_row_id=1, domain="bad domain\r\n", secret="s")
+        message_id_for(tenant_id=1, message_row_id=1, domain="bad domain\r\n", secret="s")
 
 
-def test_message_id_uses_the_secret_key_by_default(settings):
+def _shared_prefix(a: str, b: str) -> int:
+    return next((n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def test_message_id_shows_no_row_id_tenant_or_count():
+    """Neither id appears in any form (decimal, hex, base32 of the raw bytes), and consecutive
+    rows do not give neighbouring tokens: nothing to count a campaign's size by."""
+    tenant_id, row_id = 4242, 987654321
+    value = message_id_for(tenant_id=tenant_id, message_row_id=row_id, domain="clinic.example", secret="s")
+    token = value[1:].partition("@")[0]
+    for shown in (str(row_id), str(tenant_id), f"{row_id:x}", f"{tenant_id:x}"):
+        assert shown not in token
+    assert base64.b32encode(row_id.to_bytes(8, "big")).decode().rstrip("=").lower() not in token
+    tokens = [
+        message_id_for(tenant_id=1, message_row_id=n, domain="clinic.example", secret="s")[1:53] for n in range(200)
+    ]
+    assert len(set(tokens)) == 200
+    # Neighbouring rows share no leading characters beyond chance.
+    assert max(_shared_prefix(a, b) for a, b in itertools.pairwise(tokens)) < 6
+
+
+def test_message_id_maps_back_to_its_message_and_refuses_forgeries():
+    value = message_id_for(tenant_id=3, message_row_id=2**40 + 5, domain="clinic.example", secret="s")
+    assert message_ref_from_message_id(value, secrets=["s"]) == MessageRef(tenant_id=3, message_id=2**40 + 5)
+    # As a DSN quotes it: other case, no angle brackets, surrounding space.
+    assert message_ref_from_message_id(f"  {value[1:-1].upper()} ", secrets=["s"]) == MessageRef(3, 2**40 + 5)
+    assert message_ref_from_message_id(value, secrets=["other"]) is None  # not our key
+    token = value[1:53]
+    flipped = ("b" if token[10] == "a" else "a").join((token[:10], token[11:]))
+    assert message_ref_from_message_id(f"<{flipped}@clinic.example>", secrets=["s"]) is None  # altered
+    for other in ("<m12.c7@clinic.example>", "", "<@x>", "<" + "a" * 52 + ">", "no at sign"):
+        assert message_ref_from_message_id(other, secrets=["s"]) is None
+
+
+def test_message_id_uses_the_secret_key_and_its_fallbacks(settings):
     settings.SECRET_KEY = "one"
-    a = message_id_for(campaign_id=1, message_row_id=1, domain="clinic.example")
+    settings.SECRET_KEY_FALLBACKS = []
+    a = message_id_for(tenant_id=1, message_row_id=1, domain="clinic.example")
+    assert message_ref_from_message_id(a) == MessageRef(1, 1)
     settings.SECRET_KEY = "two"
-    assert a != message_id_for(campaign_id=1, message_row_id=1, domain="clinic.example")
+    assert a != message_id_for(tenant_id=1, message_row_id=1, domain="clinic.example")
+    assert message_ref_from_message_id(a) is None
+    settings.SECRET_KEY_FALLBACKS = ["one"]  # rotated: reports on older messages still map back
+    assert message_ref_from_message_id(a) == MessageRef(1, 1)
 
 
 def test_boundary_text_in_a_body_cannot_break_the_structure():

@@ -9,8 +9,9 @@ import email
 import pytest
 
 from audit.tests.helpers import actions
-from campaigns.models import MessageStatus, rfc_message_id
+from campaigns.models import MessageStatus
 from delivery.dkim_signing import verify_message
+from delivery.mime import message_id_for
 from delivery.pipeline import BATCH_ACTION, ESCROW_STORE_UNAVAILABLE
 from delivery.tests import test_pipeline_support as support
 from delivery.tests.test_pipeline_support import (
@@ -54,7 +55,7 @@ def test_campaign_over_verified_tls_delivers_one_signed_copy_each(pipeline_env):
     assert all(tls for _, tls in env.tls.recorder.transactions)  # every command over TLS
     ids = message_ids(received(env.tls))
     expected = {
-        rfc_message_id(campaign_id=str(campaign.pk), message_pk=m.pk, domain=FROM_DOMAIN) for m in rows(env, campaign)
+        message_id_for(tenant_id=env.tenant.pk, message_row_id=m.pk, domain=FROM_DOMAIN) for m in rows(env, campaign)
     }
     assert set(ids) == expected and set(ids.values()) == {1}
     assert sorted(r.rcpt_tos[0] for r in got) == sorted(c.email for c in contacts)

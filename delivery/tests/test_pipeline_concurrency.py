@@ -27,7 +27,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from campaigns.models import MessageStatus, rfc_message_id
+from campaigns.models import MessageStatus
+from delivery.mime import message_id_for
 from delivery.pipeline import LEASE_SECONDS, SEND_CHUNK
 from delivery.tests import test_pipeline_support as support
 from delivery.tests.test_pipeline_support import (
@@ -91,7 +92,7 @@ def bulk_consenting(env: Env, count: int, domain: str = TLS_DOMAIN, prefix: str 
 
 def expected_ids(env: Env, campaign) -> dict[str, int]:
     return {
-        rfc_message_id(campaign_id=str(campaign.pk), message_pk=m.pk, domain=FROM_DOMAIN): m.pk
+        message_id_for(tenant_id=env.tenant.pk, message_row_id=m.pk, domain=FROM_DOMAIN): m.pk
         for m in rows(env, campaign)
     }
 

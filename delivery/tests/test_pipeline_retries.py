@@ -121,6 +121,37 @@ def test_deferred_past_the_give_up_period_bounces_without_suppressing(pipeline_e
         assert not Suppression.objects.for_tenant(env.tenant).exists()
 
 
+def test_give_up_counts_from_the_messages_first_attempt_not_the_campaign_start(pipeline_env, settings, monkeypatch):
+    """A message held back for three days (no posture yet) before it first meets the transport
+    is not given up at its first deferral because its campaign started days ago: the period
+    runs from its own first attempt, which retries do not move."""
+    from delivery import posture
+
+    env = pipeline_env
+    settings.DELIVERY_GIVE_UP_AFTER = 3600
+    consenting_contacts(env.fixture, TLS_DOMAIN, 1)
+    campaign = launch(env)
+    t0 = timezone.now()
+    with monkeypatch.context() as held_back:
+        held_back.setattr(posture, "posture_or_schedule", lambda domain: None)
+        assert run(env, campaign, now=t0).counts["deferred"] == 1
+    (message,) = rows(env, campaign)
+    assert message.first_attempt_at is None  # waiting for a posture is no delivery attempt
+    env.tls.recorder.data_replies = ["451 4.3.0 Try again later"] * 3
+    later = t0 + timedelta(days=3)
+    assert run(env, campaign, now=later).counts["deferred"] == 1
+    (message,) = rows(env, campaign)
+    first = message.first_attempt_at
+    assert message.status == S.DEFERRED and abs(first - later) < timedelta(seconds=30)
+    assert run(env, campaign, now=message.next_attempt_at + timedelta(seconds=1)).counts["deferred"] == 1
+    (message,) = rows(env, campaign)
+    assert message.status == S.DEFERRED and message.first_attempt_at == first
+    assert run(env, campaign, now=first + timedelta(hours=2)).counts["bounced"] == 1
+    (message,) = rows(env, campaign)
+    assert message.status == S.BOUNCED and GAVE_UP in message.reason_codes
+    assert env.tls.recorder.data_replies == []  # three attempts, each refused with 451
+
+
 def test_verified_tls_failing_on_a_stale_posture_holds_phi_and_writes_nothing(pipeline_env, settings):
     """The posture said verified; the MX now has no STARTTLS (the route moves to the plain
     server): the transport refuses, nothing reaches the server, PHI is held for escrow and a

@@ -78,7 +78,7 @@ def message(dkim_key, n=0, to="pat@patients.example", subject="Your appointment"
         subject=subject,
         html=f"<p>Reminder {n}</p>\n.leading dot line\n",
         text=f"Reminder {n}\n.leading dot line\n",
-        message_id=message_id_for(campaign_id=1, message_row_id=n, domain="clinic.example", secret=SECRET),
+        message_id=message_id_for(tenant_id=1, message_row_id=n, domain="clinic.example", secret=SECRET),
         list_unsubscribe_url=f"https://sealpost.example/u/{n}",
     )
     return key.sign(raw)

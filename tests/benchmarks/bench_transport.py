@@ -105,7 +105,7 @@ def main() -> None:
             subject=f"Your appointment on Tuesday (ref {n})",
             html=HTML,
             text=TEXT,
-            message_id=message_id_for(campaign_id=1, message_row_id=n, domain="clinic.example", secret="bench"),
+            message_id=message_id_for(tenant_id=1, message_row_id=n, domain="clinic.example", secret="bench"),
             list_unsubscribe_url=f"https://sealpost.example/u/{n:08d}abcdefghijklmnop",
             list_unsubscribe_mailto="mailto:unsubscribe@sealpost.example",
         )
