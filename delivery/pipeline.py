@@ -190,6 +190,12 @@ def recipient_domain(email: str) -> str:
     return email.rpartition("@")[2].strip().rstrip(".").lower()
 
 
+def return_path(from_address: str) -> str:
+    """The envelope sender: ``DELIVERY_RETURN_PATH`` (a bounce address whose MX is Sealpost's
+    inbound listener) when set, else the message's From address."""
+    return str(getattr(settings, "DELIVERY_RETURN_PATH", "") or from_address)
+
+
 def transport_mode(action: str) -> str:
     """The envelope's TLS mode for a protection action that sends."""
     if action == VERIFIED_TLS:
@@ -514,13 +520,14 @@ def _prepare(
                     out.append(Planned(message_id, S.FAILED, (INVALID_ADDRESS,), action=decision.action, level=level))
                     continue
                 envelope = Envelope(
-                    mail_from=campaign.from_address,
+                    mail_from=return_path(campaign.from_address),
                     rcpt_to=email,
                     data=dkim_key.sign(data),
                     tls=transport_mode(decision.action),  # type: ignore[arg-type]
                     domain=domain,
                     ref=message_id,
                     mx_patterns=known.mx_patterns if known.mta_sts_mode == "enforce" else (),
+                    dane=known.dane,
                 )
                 out.append(
                     Planned(

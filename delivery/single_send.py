@@ -36,6 +36,7 @@ from delivery.pipeline import (
     TLS_FAILED,
     default_transport,
     recipient_domain,
+    return_path,
     transport_mode,
     with_preheader,
 )
@@ -143,7 +144,7 @@ def _plan(
     except InvalidHeader:
         return SingleOutcome(FAILED, (INVALID_ADDRESS,), action=decision.action, level=level)
     envelope = Envelope(
-        mail_from=message.from_address,
+        mail_from=return_path(message.from_address),
         rcpt_to=message.to_address,
         data=key.sign(data),
         tls=transport_mode(decision.action),  # type: ignore[arg-type]

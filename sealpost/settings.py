@@ -324,6 +324,14 @@ DELIVERY_POSTURE_FAILURE_TTL_SECONDS = env_int("DELIVERY_POSTURE_FAILURE_TTL_SEC
 # long a message that keeps being deferred is retried before it counts as bounced.
 DELIVERY_DISPATCH_FANOUT = env_int("DELIVERY_DISPATCH_FANOUT", 4, minimum=1)
 DELIVERY_GIVE_UP_AFTER = env_int("DELIVERY_GIVE_UP_AFTER_SECONDS", 4 * 24 * 3600, minimum=60)
+# The envelope sender (SMTP MAIL FROM, the Return-Path) of every message: an address at a bounce
+# domain whose MX is ``manage.py inbound_smtp``, so bounce reports reach Sealpost. Empty: the
+# campaign's From address (bounces then go to the organisation's own mailbox).
+DELIVERY_RETURN_PATH = env_str("DELIVERY_RETURN_PATH", "") or ""
+if DELIVERY_RETURN_PATH and not re.fullmatch(r"[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", DELIVERY_RETURN_PATH):
+    raise EnvError(
+        f"DELIVERY_RETURN_PATH={DELIVERY_RETURN_PATH!r} must be an address such as bounces@bounce.example.com."
+    )
 # Check-now requests per organisation per hour on the Recipient domains page.
 DELIVERY_DOMAIN_CHECKS_PER_HOUR = env_int("DELIVERY_DOMAIN_CHECKS_PER_HOUR", 60, minimum=1)
 # The SPF mechanism that authorises Sealpost's sending hosts: a sending domain's SPF record must

@@ -242,3 +242,45 @@ def test_tasks_take_ids_fan_out_chain_and_complete_the_campaign(pipeline_env, wo
     with tenant_context(env.tenant):
         assert Campaign.objects.for_tenant(env.tenant).get(pk=campaign.pk).status == CampaignStatus.COMPLETED
         assert "campaign.completed" in actions(env.tenant)
+
+
+def test_the_envelope_sender_is_the_return_path_when_one_is_configured(pipeline_env, settings):
+    env = pipeline_env
+    consenting_contacts(env.fixture, TLS_DOMAIN, 2)
+    settings.DELIVERY_RETURN_PATH = "bounces@bounce.sealpost.test"
+    run(env, launch(env))
+    assert [r.mail_from for r in env.tls.recorder.received] == ["bounces@bounce.sealpost.test"] * 2
+    # Unset, the campaign's From address is the envelope sender.
+    settings.DELIVERY_RETURN_PATH = ""
+    consenting_contacts(env.fixture, TLS_DOMAIN, 1)
+    second = launch(env)
+    run(env, second)
+    assert env.tls.recorder.received[-1].mail_from == f"news@{FROM_DOMAIN}"
+
+
+def test_a_domain_verified_by_dane_gets_its_phi_messages_over_tls_its_tlsa_records_vouch_for(
+    pipeline_env, settings, tmp_path
+):
+    """A self-signed certificate that only DNSSEC-validated TLSA records vouch for (RFC 7672):
+    WebPKI would refuse it, so without DANE in the transport nothing would ever be sent."""
+    from delivery.posture import TlsaRecord, get_resolver
+    from delivery.testing import self_signed, server_context
+    from delivery.tests.smtp_servers import start_recording_server
+
+    env = pipeline_env
+    dane_domain, mx_host = "patients-dane.example", "mx.patients-dane.example"
+    issued = self_signed(tmp_path, mx_host)
+    server = start_recording_server(tls_context=server_context(issued))
+    try:
+        port = server.route().rpartition(":")[2]
+        settings.DELIVERY_MX_OVERRIDES = {**settings.DELIVERY_MX_OVERRIDES, dane_domain: f"{mx_host}:{port}"}
+        get_resolver().tlsa_records[f"_{port}._tcp.{mx_host}"] = ([TlsaRecord(3, 1, 1, issued.spki_sha256())], True)
+        support.probe(dane_domain)
+        contacts = consenting_contacts(env.fixture, dane_domain, 3)
+        campaign = launch(env)
+        run(env, campaign)
+        assert status_counts(env, campaign) == {S.SENT: 3}
+        assert sorted(r.rcpt_tos[0] for r in server.recorder.received) == sorted(c.email for c in contacts)
+        assert all(r.tls for r in server.recorder.received)
+    finally:
+        server.stop()
