@@ -71,6 +71,7 @@ MESSAGE_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (S.SENT, S.BOUNCED),  # an asynchronous bounce report
         (S.UNKNOWN, S.SENT),  # evidence of the outcome arrived later (a delivery event, a bounce)
         (S.UNKNOWN, S.BOUNCED),
+        (S.UNKNOWN, S.ESCROWED),  # an escrow notice whose outcome arrived late
         (S.QUARANTINED, S.QUEUED),  # released by a compliance officer
         (S.QUARANTINED, S.BLOCKED),  # rejected by a compliance officer
         (S.QUARANTINED, S.CANCELLED),  # released after its campaign was cancelled

@@ -57,12 +57,11 @@ def campaign_settings(*, tenant: Organisation) -> CampaignSettings:
     return found or CampaignSettings(tenant=tenant)
 
 
-# Not a message status: ``deferred`` messages the policy sent to escrow while there is no escrow
-# store yet (``delivery.pipeline``: ``protection_action = escrow``, ``escrow_store_unavailable``,
-# decided again hourly, never sent). Counted apart from transport retries, so nobody mistakes
-# them for delivery trouble.
+# Not a message status: ``deferred`` messages the policy sent to escrow whose notice is being
+# retried (``delivery.pipeline``: ``protection_action = escrow``; the message itself is stored and
+# never sent). Counted apart from transport retries of messages that would be delivered.
 HELD_FOR_ESCROW = "held_for_escrow"
-LABELS = {**dict(MessageStatus.choices), HELD_FOR_ESCROW: "Held for escrow (escrow store not available yet)"}
+LABELS = {**dict(MessageStatus.choices), HELD_FOR_ESCROW: "Escrowed, notice being retried"}
 
 # What the progress view shows, in order; the other states are counted under "other".
 PROGRESS_STATES = (

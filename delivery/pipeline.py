@@ -94,8 +94,6 @@ LEASE_SECONDS = 300
 SEND_CHUNK = 50
 # A domain without a fresh posture: its messages wait this long while a probe runs.
 POSTURE_WAIT_SECONDS = 60
-# Held for escrow (the escrow store arrives with issue 11): looked at again this often.
-ESCROW_HOLD_RECHECK_SECONDS = 3600
 # A sending domain that is no longer verified: its messages wait this long.
 SENDING_DOMAIN_WAIT_SECONDS = 600
 MAX_OWNER = 64
@@ -104,7 +102,8 @@ PIPELINE_ACTOR = system_actor("delivery.pipeline")
 BATCH_ACTION = "delivery.batch_processed"
 
 # Reason codes the pipeline adds to a message (never text, never PHI).
-ESCROW_STORE_UNAVAILABLE = "escrow_store_unavailable"
+ESCROW_NOTICE = "escrow_notice"  # the message is in escrow; its notice is what was sent
+ESCROW_WITHDRAWN = "escrow_withdrawn"  # retracted (or expired) before its notice went
 POSTURE_PENDING = "posture_pending"
 DOMAIN_REFUSES_DELIVERY = "domain_refuses_delivery"
 SENDING_DOMAIN_UNVERIFIED = "sending_domain_unverified"
@@ -181,6 +180,7 @@ class Planned:
     domain: str = ""
     first_attempt_at: datetime | None = None
     attempts: int = 1
+    escrow_id: Any = None  # an escrow notice: the escrowed message it announces
 
 
 # --- Preparation (pure where it can be) ----------------------------------------------------------
@@ -494,7 +494,29 @@ def _prepare(
                 _quarantine(tenant, campaign, contact, rendered, decision, message_id)
                 out.append(item)
             elif decision.action == ESCROW:
-                out.append(_escrow_hold(message_id, codes, level, now))
+                out.append(
+                    _escrow_notice(
+                        tenant,
+                        campaign,
+                        contact,
+                        rendered,
+                        Planned(
+                            message_id,
+                            S.SENDING,
+                            codes,
+                            action=ESCROW,
+                            level=level,
+                            email=email,
+                            domain=domain,
+                            first_attempt_at=first,
+                            attempts=attempts,
+                        ),
+                        links=links,
+                        dkim_key=dkim_key,
+                        known=known,
+                        now=now,
+                    )
+                )
             else:
                 try:
                     data = build_message(
@@ -578,18 +600,72 @@ def _same_as_reviewed(item: Any, rendered: Any, links: dict[str, str]) -> bool:
     return all(masked(a) == masked(b) for a, b in zip(stored, now, strict=True))
 
 
-def _escrow_hold(message_id: int, codes: Iterable[str], level: str, now: datetime) -> Planned:
-    """Escrow decided, and there is no escrow store yet (issue 11): the message is held as
-    ``deferred`` with ``protection_action = escrow`` and the code ``escrow_store_unavailable``,
-    looked at again later, never given up on as a bounce, never sent."""
-    return Planned(
-        message_id,
-        S.DEFERRED,
-        (*codes, ESCROW_STORE_UNAVAILABLE),
-        action=ESCROW,
-        level=level,
-        next_attempt_at=now + timedelta(seconds=ESCROW_HOLD_RECHECK_SECONDS),
+def _escrow_notice(
+    tenant: Organisation,
+    campaign: Campaign,
+    contact: Any,
+    rendered: Any,
+    planned: Planned,
+    *,
+    links: dict[str, str],
+    dkim_key: Any,
+    known: Any,
+    now: datetime,
+) -> Planned:
+    """Escrow decided: the rendered message is stored encrypted (``encryption.escrow``; a
+    message stored before gets a new link) and the PHI-free notice with the link goes instead,
+    signed like any campaign message, over whatever TLS the server offers (it carries no PHI).
+    A message its sender retracted before the notice went is blocked."""
+    from consent.links import mailto_address
+    from encryption.escrow import EscrowUnavailable, escrow_notice, escrow_store
+
+    try:
+        stored = escrow_store(
+            tenant=tenant,
+            recipient_email=planned.email,
+            from_name=campaign.from_name,
+            from_address=campaign.from_address,
+            subject=rendered.subject,
+            html=rendered.html,
+            text=rendered.text,
+            level=planned.level,
+            contact=contact,
+            campaign=campaign,
+            message_id=planned.message_id,
+            now=now,
+        )
+    except EscrowUnavailable:
+        return Planned(planned.message_id, S.BLOCKED, (*planned.codes, ESCROW_WITHDRAWN), action=ESCROW)
+    notice = escrow_notice(tenant=tenant, escrow=stored.escrow, token=stored.token)
+    data = build_message(
+        from_name=campaign.from_name,
+        from_address=campaign.from_address,
+        to_address=planned.email,
+        subject=notice.subject,
+        html=notice.html,
+        text=notice.text,
+        message_id=message_id_for(tenant_id=tenant.pk, message_row_id=planned.message_id, domain=campaign.from_domain),
+        list_unsubscribe_url=header_unsubscribe_url(links["unsubscribe"]),
+        list_unsubscribe_mailto=(
+            "mailto:"
+            + mailto_address(tenant=tenant, contact=contact, purpose=campaign.purpose)
+            + "?subject=unsubscribe"
+        ),
+        reply_to=campaign.reply_to or None,
+        date=now,
     )
+    planned.envelope = Envelope(
+        mail_from=return_path(campaign.from_address),
+        rcpt_to=planned.email,
+        data=dkim_key.sign(data),
+        tls="opportunistic",
+        domain=planned.domain,
+        ref=planned.message_id,
+        mx_patterns=known.mx_patterns if known.mta_sts_mode == "enforce" else (),
+    )
+    planned.codes = (*planned.codes, ESCROW_NOTICE)
+    planned.escrow_id = stored.escrow.pk
+    return planned
 
 
 def _quarantine(
@@ -669,8 +745,6 @@ def _apply_holds(
 
 
 def _count_name(p: Planned) -> str:
-    if p.status == S.DEFERRED and ESCROW_STORE_UNAVAILABLE in p.codes:
-        return "escrow_held"
     return str(p.status)
 
 
@@ -756,7 +830,7 @@ def _apply_outcomes(
     for p, outcome in zip(items, outcomes, strict=True):
         smtp = {"smtp_code": outcome.code, "smtp_enhanced": outcome.enhanced or ""}
         if outcome.status == Status.SENT:
-            final.append(_with(p, S.SENT, smtp=smtp))
+            final.append(_with(p, S.ESCROWED if p.escrow_id is not None else S.SENT, smtp=smtp))
         elif outcome.status == Status.UNKNOWN:
             final.append(_with(p, S.UNKNOWN, smtp=smtp))
         elif outcome.status == Status.BOUNCED:
@@ -778,7 +852,7 @@ def _apply_outcomes(
             result.counts[_count_name(p)] += 1
     # A lease that expired after hand-off made the message ``unknown`` meanwhile (another
     # worker's claim): the evidence we now hold settles it.
-    late = [p for p in final if p.message_id not in moved and p.status in (S.SENT, S.BOUNCED)]
+    late = [p for p in final if p.message_id not in moved and p.status in (S.SENT, S.ESCROWED, S.BOUNCED)]
     if late:
         settled = set(
             _mark_groups(tenant, late, owner, clock, from_status=S.UNKNOWN, extra=lambda p: smtp_of[p.message_id])
@@ -787,6 +861,12 @@ def _apply_outcomes(
             if p.message_id in settled:
                 result.counts[str(p.status)] += 1
                 result.counts["unknown_settled"] += 1
+    delivered = {p.message_id for p in final if p.status == S.ESCROWED}
+    notices = [p.escrow_id for p in items if p.escrow_id is not None and p.message_id in delivered]
+    if notices:
+        from encryption.escrow import escrow_notice_sent
+
+        escrow_notice_sent(tenant=tenant, escrow_ids=notices, now=now)
     for p in suppress:
         suppression_add(
             tenant=tenant,
@@ -827,26 +907,16 @@ def _with(
 
 
 def _after_tls_failure(p: Planned, now: datetime) -> _Final:
-    """Verified TLS could not be had after all (the posture was stale): nothing was sent. PHI is
-    held for escrow, as the policy decides for a domain without verified TLS; anything else
-    waits and is tried again."""
-    codes = (*p.codes, TLS_FAILED)
-    if p.level == LEVEL_PHI or p.action == VERIFIED_TLS:
-        held = _escrow_hold(p.message_id, codes, p.level, now)
-        return _Final(
-            held.message_id,
-            held.status,
-            held.codes,
-            action=held.action,
-            level=held.level,
-            next_attempt_at=held.next_attempt_at,
-            smtp={"smtp_code": None, "smtp_enhanced": ""},
-        )
-    retry = now + timedelta(seconds=next_attempt_delay(max(1, p.attempts)))
+    """The TLS the decision needed could not be had after all (the posture was stale): nothing
+    was sent. The domain's posture is distrusted so that a fresh probe runs, and the message
+    waits: on its next claim the policy decides again on what the probe found (for PHI to a
+    domain without verified TLS: escrow), never plaintext now."""
+    posture_module.posture_distrust(p.domain)
+    retry = now + timedelta(seconds=max(POSTURE_WAIT_SECONDS, next_attempt_delay(max(1, p.attempts))))
     return _Final(
         p.message_id,
         S.DEFERRED,
-        codes,
+        (*p.codes, TLS_FAILED),
         action=p.action,
         level=p.level,
         next_attempt_at=retry,

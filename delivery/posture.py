@@ -1195,6 +1195,22 @@ def posture_or_schedule(domain: str) -> TlsPosture | None:
     return None
 
 
+def posture_distrust(domain: str) -> None:
+    """The transport could not get the TLS this domain's posture promised: the posture is
+    expired now, so the next ``posture_or_schedule`` probes again instead of trusting it."""
+    try:
+        domain = normalise_domain(domain)
+    except InvalidDomain:
+        return
+    row = DomainTlsPosture.objects.filter(domain=domain).first()
+    if row is None:
+        return
+    now = timezone.now()
+    data = posture_to_json(replace(_row_posture(row), expires_at=now))
+    DomainTlsPosture.objects.filter(pk=row.pk).update(expires_at=now, data=data)
+    cache.delete(f"sealpost:delivery:probe_queued:{domain}")
+
+
 def refresh_due_postures(*, now: datetime | None = None, limit: int = REFRESH_BATCH_SIZE) -> int:
     """Re-probe up to ``limit`` stored postures that expire within REFRESH_LEAD and were asked
     for within KEEP_WARM, each claimed first (compare-and-set) so parallel runs share the work.

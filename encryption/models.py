@@ -200,3 +200,160 @@ class QuarantinedMessage(TenantModel):
     @property
     def finding_types(self) -> list[tuple[str, int]]:
         return finding_counts(self.findings)
+
+
+# --- Escrow: messages held encrypted for pickup in the recipient portal (encryption.escrow) ---------
+
+DEFAULT_ESCROW_DAYS = 30
+MAX_ESCROW_DAYS = 365
+DEFAULT_NOTICE_SUBJECT = "You have a secure message"
+DEFAULT_BRAND_COLOUR = "#0b6e69"
+
+
+class EscrowSettings(TenantModel):
+    """The organisation's escrow settings (one row, created on first use with the defaults):
+    how long messages stay, the notice's neutral subject, whether recipients confirm a shared
+    secret (a contact field or attribute they know, such as a date of birth) after the code,
+    whether returning recipients may use passkeys, and the portal's branding."""
+
+    expiry_days = models.PositiveSmallIntegerField(
+        default=DEFAULT_ESCROW_DAYS, validators=[MinValueValidator(1), MaxValueValidator(MAX_ESCROW_DAYS)]
+    )
+    notice_subject = models.CharField(max_length=150, default=DEFAULT_NOTICE_SUBJECT)
+    # "" (no shared secret) or a merge-field-style name: "contact.birth_date", "attributes.<key>".
+    shared_secret_field = models.CharField(max_length=80, blank=True)
+    shared_secret_prompt = models.CharField(max_length=150, blank=True)
+    allow_passkeys = models.BooleanField(default=True)
+    brand_colour = models.CharField(max_length=7, default=DEFAULT_BRAND_COLOUR)
+    logo = models.BinaryField(null=True, blank=True, editable=True)  # PNG or JPEG, small; served by the portal
+    logo_type = models.CharField(max_length=20, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey("authn.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="encryption_escrow_settings_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"Escrow settings of {self.tenant_id}"
+
+
+class EscrowStatus(models.TextChoices):
+    ACTIVE = "active", "Waiting for pickup"
+    EXPIRED = "expired", "Expired (content deleted)"
+    RETRACTED = "retracted", "Retracted by the sender (content deleted)"
+
+
+class EscrowedMessage(TenantModel):
+    """A message held encrypted for its recipient instead of being mailed. The recipient gets a
+    notice without PHI carrying a link token (only its SHA-256 is stored) and reads the message
+    in the portal after proving they hold the address. At expiry or retraction the content is
+    deleted; the row (who, when, what happened) and the audit log remain."""
+
+    contact = models.ForeignKey("segments.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    message = models.ForeignKey("campaigns.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recipient_email = EncryptedTextField()  # where one-time codes go
+    from_name = models.CharField(max_length=100)
+    from_address = models.EmailField(max_length=254)  # a verified sending domain's: notices and codes come from it
+    subject = EncryptedTextField(null=True, blank=True, default=None)  # None once the content is deleted
+    html = EncryptedTextField(null=True, blank=True, default=None)
+    text = EncryptedTextField(null=True, blank=True, default=None)
+    level = models.CharField(max_length=8, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=10, choices=EscrowStatus.choices, default=EscrowStatus.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    notice_sent_at = models.DateTimeField(null=True, blank=True)
+    first_opened_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    retracted_at = models.DateTimeField(null=True, blank=True)
+    retracted_by = models.ForeignKey("authn.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    content_deleted_at = models.DateTimeField(null=True, blank=True)
+    # Wrong codes and wrong shared-secret answers in a row; at the limit the message locks.
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "status", "expires_at"], name="encryption_escrow_due"),
+            models.Index(fields=["tenant", "contact", "-created_at"], name="encryption_escrow_contact"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message"], condition=models.Q(message__isnull=False), name="encryption_escrow_once_per_message"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Escrowed message {self.pk} ({self.status})"
+
+
+class EscrowCode(TenantModel):
+    """A one-time code sent to the escrowed message's address (only its keyed hash is kept)."""
+
+    escrow = models.ForeignKey(EscrowedMessage, on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "escrow", "-created_at"], name="encryption_escrow_code_recent")]
+
+
+class EscrowAccessMethod(models.TextChoices):
+    CODE = "code", "One-time code"
+    PASSKEY = "passkey", "Passkey"
+
+
+class EscrowAccess(TenantModel):
+    """Proof that one browser may read one escrowed message: the browser's portal cookie (only
+    its hash is kept) and how it proved it. Another browser has to prove it again."""
+
+    escrow = models.ForeignKey(EscrowedMessage, on_delete=models.CASCADE, related_name="+")
+    browser_hash = models.CharField(max_length=64)
+    method = models.CharField(max_length=10, choices=EscrowAccessMethod.choices)
+    # A code proves the address; with a shared secret configured the browser must answer it too.
+    secret_confirmed = models.BooleanField(default=False)
+    granted_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "escrow", "browser_hash"], name="encryption_escrow_access")]
+
+
+class EscrowReply(TenantModel):
+    """A recipient's secure reply from the portal, encrypted; the organisation is told (without
+    PHI) and reads it in Sealpost; it shows in the contact's history."""
+
+    escrow = models.ForeignKey(EscrowedMessage, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("segments.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    body = EncryptedTextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    read_by = models.ForeignKey("authn.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "read_at", "-created_at"], name="encryption_escrow_reply_unread")]
+
+
+class RecipientPasskey(TenantModel):
+    """A passkey a returning recipient registered in the portal, bound to their address (by its
+    blind index, never the address) within this organisation."""
+
+    recipient_index = models.CharField(max_length=64)
+    credential_id = models.CharField(max_length=400)  # base64url
+    public_key = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "credential_id"], name="encryption_recipient_passkey_unique")
+        ]
+        indexes = [models.Index(fields=["tenant", "recipient_index"], name="encryption_recipient_passkeys")]

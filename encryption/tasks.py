@@ -28,3 +28,11 @@ def erase_unused_keys_task(tenant) -> None:  # type: ignore[no-untyped-def]
 
     # A version still used by rows stays retired (readable) until a later rotation moves them.
     erase_unused_versions(tenant=tenant)
+
+
+@shared_task(name="encryption.escrow_expire")
+def escrow_expire_task() -> int:
+    """Delete the content of escrowed messages past their expiry, every organisation (beat)."""
+    from encryption.escrow import escrow_expire_all
+
+    return escrow_expire_all()

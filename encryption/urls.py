@@ -1,6 +1,6 @@
 from django.urls import path
 
-from encryption import policy_views, quarantine_views, views
+from encryption import escrow_views, policy_views, quarantine_views, views
 
 app_name = "encryption"
 
@@ -16,4 +16,9 @@ urlpatterns = [
     path("quarantine/<uuid:item_id>/", quarantine_views.quarantine_detail_view, name="quarantine_detail"),
     path("quarantine/<uuid:item_id>/release/", quarantine_views.quarantine_release_view, name="quarantine_release"),
     path("quarantine/<uuid:item_id>/reject/", quarantine_views.quarantine_reject_view, name="quarantine_reject"),
+    path("escrow/", escrow_views.escrow_list_view, name="escrow_list"),
+    path("escrow/<uuid:escrow_id>/retract/", escrow_views.escrow_retract_view, name="escrow_retract"),
+    path("escrow/replies/", escrow_views.reply_list_view, name="escrow_replies"),
+    path("escrow/replies/<uuid:reply_id>/", escrow_views.reply_detail_view, name="escrow_reply"),
+    path("escrow/settings/", escrow_views.escrow_settings_view, name="escrow_settings"),
 ]

@@ -215,6 +215,8 @@ CELERY_BEAT_SCHEDULE = {
     # Sending campaigns with due work nobody holds (retries due, a dead worker's batch) get a
     # batch chain again; finished ones complete (delivery.tasks).
     "delivery-dispatch-due": {"task": "delivery.dispatch_due", "schedule": 60},
+    # Escrowed messages past their expiry lose their content (encryption.tasks).
+    "escrow-expire": {"task": "encryption.escrow_expire", "schedule": 3600},
 }
 
 # --- Business associate agreements ----------------------------------------------------------------

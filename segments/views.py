@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from audit.services import actor_for_request
 from authn.stepup import has_fresh_step_up, step_up_url
 from consent.selectors import contact_consent_statuses, is_suppressed
+from encryption.escrow import contact_escrow_history, contact_replies
 from encryption.selectors import keys_destroyed
 from segments.attributes import contact_attribute_values, dictionary_for
 from segments.contacts import contact_filter, contact_phi_reveal_record
@@ -19,6 +20,7 @@ from segments.selectors import ContactSearch, contact_get, contact_list, contact
 from segments.services import contact_list_view_record, contact_view_record
 from tenants.access import require_permission
 from tenants.http import TenantRequest
+from tenants.permissions import role_has_permission
 
 CONTACTS_PER_PAGE = 25
 
@@ -138,5 +140,9 @@ def contact_detail_view(request: TenantRequest, contact_id: uuid.UUID) -> HttpRe
         "show_phi": show_phi,
         "consent_statuses": contact_consent_statuses(tenant=request.tenant, contact=contact),
         "suppressed": is_suppressed(tenant=request.tenant, contact=contact),
+        "escrowed": contact_escrow_history(tenant=request.tenant, contact=contact),
+        "replies": contact_replies(tenant=request.tenant, contact=contact)
+        if role_has_permission(request.membership.role, "escrow.replies")
+        else None,
     }
     return render(request, "segments/contact_detail.html", context)

@@ -43,6 +43,9 @@ NAVIGATION = [
     NavItem("Sending domains", "delivery:sending_domain_list", "sending_domains.view"),
     NavItem("Protection policy", "encryption:protection_policy", "protection.view"),
     NavItem("Quarantine", "encryption:quarantine_list", "quarantine.review"),
+    NavItem("Escrow", "encryption:escrow_list", "escrow.view"),
+    NavItem("Secure replies", "encryption:escrow_replies", "escrow.replies"),
+    NavItem("Escrow settings", "encryption:escrow_settings", "escrow.settings"),
     NavItem("Roles", "tenants:roles", "roles.view"),
 ]
 

@@ -143,6 +143,24 @@ _PERMISSIONS = [
         frozenset({COMPLIANCE}),
     ),
     Permission(
+        "escrow.view",
+        "See the messages held in escrow for pickup (recipient masked, dates, status; never the content)",
+        frozenset({ADMIN, MARKETER, COMPLIANCE}),
+    ),
+    Permission(
+        "escrow.retract", "Retract an escrowed message (its content is deleted)", frozenset({ADMIN, COMPLIANCE})
+    ),
+    Permission(
+        "escrow.replies",
+        "Read recipients' secure replies from the portal (each after a passkey step-up, audited)",
+        frozenset({ADMIN, COMPLIANCE}),
+    ),
+    Permission(
+        "escrow.settings",
+        "Change escrow settings: expiry, the notice subject, a shared secret, passkeys, branding",
+        frozenset({ADMIN}),
+    ),
+    Permission(
         "baa.view",
         "See the business associate agreement, its history and signed copies, and the sub-processors",
         frozenset({ADMIN, COMPLIANCE}),

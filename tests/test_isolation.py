@@ -19,6 +19,7 @@ from campaigns.tests import isolation as campaigns_isolation
 from consent.tests import isolation as consent_isolation
 from consent.tests import public_support as consent_public
 from delivery.tests import support as delivery_support
+from encryption.tests import escrow_support
 from encryption.tests import support as encryption_support
 from templates.tests import isolation as templates_isolation
 from tenants.context import tenant_context
@@ -264,6 +265,9 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
         f"encryption:{name}": ObjectRoute(encryption_support.held_kwargs, encryption_support.still_held)
         for name in ("quarantine_detail", "quarantine_release", "quarantine_reject")
     },
+    # Escrow (encryption): retraction and secure replies
+    "encryption:escrow_retract": ObjectRoute(escrow_support.escrow_kwargs, escrow_support.escrow_still_active),
+    "encryption:escrow_reply": ObjectRoute(escrow_support.reply_kwargs, escrow_support.reply_unread),
     # Templates: review workflow, diff, test sends and the API
     **{
         f"templates:{name}": ObjectRoute(templates_isolation.template_kwargs, templates_isolation.template_unchanged)

@@ -46,6 +46,7 @@ def populated(world):
     from delivery.tests.test_inbound_support import inbound_report_rows
     from encryption.aead import FieldContext, encrypt_text
     from encryption.services import data_key_rotate
+    from encryption.tests.escrow_support import escrow_rows_in_every_table
     from encryption.tests.support import protection_rows_in_every_table
     from templates.tests.support import template_rows_in_every_table
 
@@ -62,6 +63,7 @@ def populated(world):
             recipient_domain_touch(tenant=fixture.tenant, domain=f"{fixture.tenant.slug}.example.test")
             sending_domain_rows(fixture)
             inbound_report_rows(fixture)
+            escrow_rows_in_every_table(fixture)
             _identity_rows(fixture)
     return world
 

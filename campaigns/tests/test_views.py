@@ -151,8 +151,8 @@ def test_progress_is_one_grouped_count(world, login, verified_domains, sent_task
 
 
 def test_progress_counts_escrow_holds_apart_from_transport_retries(world, login, verified_domains, sent_tasks):
-    """Deferred for escrow (no escrow store yet: ``protection_action = escrow``) shows as "Held
-    for escrow", not as deferred; a transport retry stays deferred. The page and the API agree."""
+    """An escrowed message whose notice is being retried (``protection_action = escrow``) shows
+    apart from deferred; a transport retry stays deferred. The page and the API agree."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -169,7 +169,7 @@ def test_progress_counts_escrow_holds_apart_from_transport_retries(world, login,
     with tenant_context(a.tenant):
         first, second, _ = Message.objects.for_tenant(a.tenant).filter(campaign_id=campaign.pk).order_by("id")
         Message.objects.for_tenant(a.tenant).filter(pk=first.pk).update(
-            status="deferred", protection_action="escrow", reason_codes=["escrow_store_unavailable"], send_after=retry
+            status="deferred", protection_action="escrow", reason_codes=["escrow_notice"], send_after=retry
         )
         Message.objects.for_tenant(a.tenant).filter(pk=second.pk).update(
             status="deferred", protection_action="verified_tls", smtp_code=451, send_after=retry
@@ -178,7 +178,7 @@ def test_progress_counts_escrow_holds_apart_from_transport_retries(world, login,
     assert progress.as_dict()["deferred"] == 1 and progress.as_dict()[HELD_FOR_ESCROW] == 1
     assert progress.as_dict()["queued"] == 1 and progress.total == 3 and progress.settled == 0
     page = client.get(url("campaign_progress", campaign)).content.decode()
-    assert '<dt>Held for escrow (escrow store not available yet)</dt><dd data-status="held_for_escrow">1</dd>' in page
+    assert '<dt>Escrowed, notice being retried</dt><dd data-status="held_for_escrow">1</dd>' in page
     assert '<dt>Deferred</dt><dd data-status="deferred">1</dd>' in page
 
 

@@ -5,6 +5,7 @@ the BAA gate at send time, and tenant isolation."""
 from __future__ import annotations
 
 import email
+import email.policy
 
 import pytest
 
@@ -12,7 +13,7 @@ from audit.tests.helpers import actions
 from campaigns.models import MessageStatus
 from delivery.dkim_signing import verify_message
 from delivery.mime import message_id_for
-from delivery.pipeline import BATCH_ACTION, ESCROW_STORE_UNAVAILABLE
+from delivery.pipeline import BATCH_ACTION, ESCROW_NOTICE
 from delivery.tests import test_pipeline_support as support
 from delivery.tests.test_pipeline_support import (
     FROM_DOMAIN,
@@ -78,20 +79,45 @@ def test_campaign_over_verified_tls_delivers_one_signed_copy_each(pipeline_env):
     assert len(env.tls.recorder.received) == 5
 
 
-def test_phi_to_a_domain_without_starttls_is_held_and_never_written(pipeline_env):
+def test_phi_to_a_domain_without_starttls_is_escrowed_and_only_a_phi_free_notice_goes(pipeline_env):
+    from encryption.dlp import classify
+    from encryption.models import EscrowedMessage, EscrowStatus
+
     env = pipeline_env
-    consenting_contacts(env.fixture, PLAIN_DOMAIN, 3)
+    contacts = consenting_contacts(env.fixture, PLAIN_DOMAIN, 3)
     campaign = launch(env)
     result = run(env, campaign)
-    assert result.counts["escrow_held"] == 3
-    assert env.plain.recorder.commands == []
-    assert env.plain.recorder.connections == 0
+    assert result.counts["escrowed"] == 3
     for m in rows(env, campaign):
-        assert m.status == S.DEFERRED
+        assert m.status == S.ESCROWED
         assert m.protection_action == "escrow"
-        assert ESCROW_STORE_UNAVAILABLE in m.reason_codes
-        assert "phi_no_verified_tls" in m.reason_codes
-        assert m.handed_off_at is None
+        assert "phi_no_verified_tls" in m.reason_codes and ESCROW_NOTICE in m.reason_codes
+        assert m.handed_off_at is not None
+    with tenant_context(env.tenant):
+        stored = {e.message_id: e for e in EscrowedMessage.objects.for_tenant(env.tenant)}
+        assert sorted(stored) == sorted(m.pk for m in rows(env, campaign))
+        for escrow in stored.values():
+            assert escrow.status == EscrowStatus.ACTIVE and escrow.notice_sent_at is not None
+            assert "your lab results from the cardiology clinic" in escrow.text
+    # The server without STARTTLS got the notices only: signed, with the link, and none of the
+    # message (no name, no health information: a scan finds nothing of the message's).
+    notices = env.plain.recorder.received
+    assert sorted(r.rcpt_tos[0] for r in notices) == sorted(c.email for c in contacts)
+    for r in notices:
+        assert verify_message(r.content, dns_txt=env.dkim_dns())
+        parsed = email.message_from_bytes(r.content, policy=email.policy.default)
+        body = parsed.get_body(preferencelist=("plain",)).get_content()
+        assert "https://sealpost.test/secure/" in body
+        raw = r.content.decode()
+        assert "cardiology" not in raw and "lab results" not in raw and "Avery" not in raw
+        assert "Sealpost" not in str(parsed["Subject"]) and str(parsed["Subject"]) == "You have a secure message"
+        assert classify(body).level != "phi"
+    # Scanned against the message's own findings: not one of them is in any notice (but for
+    # the recipient's own unsubscribe link, which every message of the campaign carries).
+    for escrow in stored.values():
+        found = [escrow.text[f.start : f.end] for f in classify(escrow.text).findings]
+        found = [value for value in found if not value.startswith("https://sealpost.test/r/")]
+        assert found and all(value not in r.content.decode() for value in found for r in notices)
 
 
 def test_non_phi_to_a_domain_without_starttls_goes_by_standard_delivery(pipeline_env):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.tests.helpers import actions
 from campaigns.models import MessageStatus
-from delivery.pipeline import ESCROW_STORE_UNAVAILABLE, GAVE_UP, TLS_FAILED
+from delivery.pipeline import GAVE_UP, TLS_FAILED
 from delivery.tests import test_pipeline_support as support
 from delivery.tests.test_pipeline_support import (
     PLAIN_HTML,
@@ -152,20 +152,29 @@ def test_give_up_counts_from_the_messages_first_attempt_not_the_campaign_start(p
     assert env.tls.recorder.data_replies == []  # three attempts, each refused with 451
 
 
-def test_verified_tls_failing_on_a_stale_posture_holds_phi_and_writes_nothing(pipeline_env, settings):
+def test_verified_tls_failing_on_a_stale_posture_sends_nothing_then_escrows_after_a_fresh_probe(pipeline_env, settings):
     """The posture said verified; the MX now has no STARTTLS (the route moves to the plain
-    server): the transport refuses, nothing reaches the server, PHI is held for escrow and a
-    non-PHI message waits for a retry."""
+    server): the transport refuses, nothing reaches either server, the posture is distrusted,
+    and on its next claim (after a fresh probe) the PHI message goes to escrow."""
     env = pipeline_env
     consenting_contacts(env.fixture, TLS_DOMAIN, 1)
     campaign = launch(env)
     settings.DELIVERY_MX_OVERRIDES = {**settings.DELIVERY_MX_OVERRIDES, TLS_DOMAIN: env.plain.route()}
     result = run(env, campaign)
-    assert result.counts["escrow_held"] == 1
+    assert result.counts["deferred"] == 1
     assert env.plain.recorder.commands == [] and env.tls.recorder.commands == []
     (message,) = rows(env, campaign)
     assert message.status == S.DEFERRED and message.handed_off_at is None
-    assert TLS_FAILED in message.reason_codes and ESCROW_STORE_UNAVAILABLE in message.reason_codes
+    assert TLS_FAILED in message.reason_codes
+    from delivery.posture import cached_posture
+
+    assert not cached_posture(TLS_DOMAIN).is_fresh()  # distrusted: the next claim probes again
+    support.probe(TLS_DOMAIN)  # what the scheduled probe finds: no STARTTLS now
+    run(env, campaign, now=message.next_attempt_at + timedelta(seconds=1))
+    (message,) = rows(env, campaign)
+    assert message.status == S.ESCROWED
+    assert len(env.plain.recorder.received) == 1  # the notice, not the message
+    assert b"/secure/" in env.plain.recorder.received[0].content
 
 
 def test_posture_unknown_defers_the_domains_messages_a_little(pipeline_env, monkeypatch):
