@@ -355,7 +355,7 @@ def _prepare(
     tenant: Organisation, campaign: Campaign, ids: Sequence[int], owner: str, clock: Callable[[], datetime]
 ) -> list[Planned]:
     """Render, classify and decide for each still-claimed message (inside the tenant)."""
-    from consent.links import mailto_address, preference_centre_url, unsubscribe_url
+    from consent.links import preference_centre_url, unsubscribe_url
     from consent.models import ContactPreferences
     from consent.purposes import purpose_get
     from delivery.sending_domains import SendingDomainNotVerified, sending_domain_key
@@ -519,38 +519,24 @@ def _prepare(
                 )
             else:
                 try:
-                    data = build_message(
-                        from_name=campaign.from_name,
-                        from_address=campaign.from_address,
-                        to_address=email,
+                    envelope = _campaign_envelope(
+                        tenant,
+                        campaign,
+                        contact,
+                        message_id=message_id,
+                        email=email,
                         subject=rendered.subject,
                         html=with_preheader(rendered.html, rendered.preheader),
                         text=rendered.text,
-                        message_id=message_id_for(
-                            tenant_id=tenant.pk, message_row_id=message_id, domain=campaign.from_domain
-                        ),
-                        list_unsubscribe_url=header_unsubscribe_url(links["unsubscribe"]),
-                        list_unsubscribe_mailto=(
-                            "mailto:"
-                            + mailto_address(tenant=tenant, contact=contact, purpose=campaign.purpose)
-                            + "?subject=unsubscribe"
-                        ),
-                        reply_to=campaign.reply_to or None,
-                        date=now,
+                        links=links,
+                        dkim_key=dkim_key,
+                        known=known,
+                        tls=transport_mode(decision.action),
+                        now=now,
                     )
                 except InvalidHeader:
                     out.append(Planned(message_id, S.FAILED, (INVALID_ADDRESS,), action=decision.action, level=level))
                     continue
-                envelope = Envelope(
-                    mail_from=return_path(campaign.from_address),
-                    rcpt_to=email,
-                    data=dkim_key.sign(data),
-                    tls=transport_mode(decision.action),  # type: ignore[arg-type]
-                    domain=domain,
-                    ref=message_id,
-                    mx_patterns=known.mx_patterns if known.mta_sts_mode == "enforce" else (),
-                    dane=known.dane,
-                )
                 out.append(
                     Planned(
                         message_id,
@@ -600,6 +586,56 @@ def _same_as_reviewed(item: Any, rendered: Any, links: dict[str, str]) -> bool:
     return all(masked(a) == masked(b) for a, b in zip(stored, now, strict=True))
 
 
+def _campaign_envelope(
+    tenant: Organisation,
+    campaign: Campaign,
+    contact: Any,
+    *,
+    message_id: int,
+    email: str,
+    subject: str,
+    html: str,
+    text: str,
+    links: dict[str, str],
+    dkim_key: Any,
+    known: Any,
+    tls: str,
+    now: datetime,
+) -> Envelope:
+    """One campaign message (or escrow notice) for one recipient: the campaign's sender, the
+    sealed Message-ID, RFC 8058 unsubscribe headers, DKIM-signed, routed as the domain's
+    posture allows (MTA-STS ``mx`` patterns under enforce, DANE). Raises InvalidHeader."""
+    from consent.links import mailto_address
+
+    data = build_message(
+        from_name=campaign.from_name,
+        from_address=campaign.from_address,
+        to_address=email,
+        subject=subject,
+        html=html,
+        text=text,
+        message_id=message_id_for(tenant_id=tenant.pk, message_row_id=message_id, domain=campaign.from_domain),
+        list_unsubscribe_url=header_unsubscribe_url(links["unsubscribe"]),
+        list_unsubscribe_mailto=(
+            "mailto:"
+            + mailto_address(tenant=tenant, contact=contact, purpose=campaign.purpose)
+            + "?subject=unsubscribe"
+        ),
+        reply_to=campaign.reply_to or None,
+        date=now,
+    )
+    return Envelope(
+        mail_from=return_path(campaign.from_address),
+        rcpt_to=email,
+        data=dkim_key.sign(data),
+        tls=tls,  # type: ignore[arg-type]
+        domain=recipient_domain(email),
+        ref=message_id,
+        mx_patterns=known.mx_patterns if known.mta_sts_mode == "enforce" else (),
+        dane=known.dane and tls == "verified",
+    )
+
+
 def _escrow_notice(
     tenant: Organisation,
     campaign: Campaign,
@@ -616,7 +652,6 @@ def _escrow_notice(
     message stored before gets a new link) and the PHI-free notice with the link goes instead,
     signed like any campaign message, over whatever TLS the server offers (it carries no PHI).
     A message its sender retracted before the notice went is blocked."""
-    from consent.links import mailto_address
     from encryption.escrow import EscrowUnavailable, escrow_notice, escrow_store
 
     try:
@@ -637,32 +672,24 @@ def _escrow_notice(
     except EscrowUnavailable:
         return Planned(planned.message_id, S.BLOCKED, (*planned.codes, ESCROW_WITHDRAWN), action=ESCROW)
     notice = escrow_notice(tenant=tenant, escrow=stored.escrow, token=stored.token)
-    data = build_message(
-        from_name=campaign.from_name,
-        from_address=campaign.from_address,
-        to_address=planned.email,
-        subject=notice.subject,
-        html=notice.html,
-        text=notice.text,
-        message_id=message_id_for(tenant_id=tenant.pk, message_row_id=planned.message_id, domain=campaign.from_domain),
-        list_unsubscribe_url=header_unsubscribe_url(links["unsubscribe"]),
-        list_unsubscribe_mailto=(
-            "mailto:"
-            + mailto_address(tenant=tenant, contact=contact, purpose=campaign.purpose)
-            + "?subject=unsubscribe"
-        ),
-        reply_to=campaign.reply_to or None,
-        date=now,
-    )
-    planned.envelope = Envelope(
-        mail_from=return_path(campaign.from_address),
-        rcpt_to=planned.email,
-        data=dkim_key.sign(data),
-        tls="opportunistic",
-        domain=planned.domain,
-        ref=planned.message_id,
-        mx_patterns=known.mx_patterns if known.mta_sts_mode == "enforce" else (),
-    )
+    try:
+        planned.envelope = _campaign_envelope(
+            tenant,
+            campaign,
+            contact,
+            message_id=planned.message_id,
+            email=planned.email,
+            subject=notice.subject,
+            html=notice.html,
+            text=notice.text,
+            links=links,
+            dkim_key=dkim_key,
+            known=known,
+            tls="opportunistic",  # the notice carries no PHI
+            now=now,
+        )
+    except InvalidHeader:
+        return Planned(planned.message_id, S.FAILED, (INVALID_ADDRESS,), action=ESCROW, level=planned.level)
     planned.codes = (*planned.codes, ESCROW_NOTICE)
     planned.escrow_id = stored.escrow.pk
     return planned
