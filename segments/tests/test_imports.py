@@ -168,11 +168,20 @@ def test_upsert_by_external_id_updates_only_mapped_fields(world):
         assert attribute_term(maker, "plan", "eq", "Gold") in terms
 
 
+def _index_rows(tenant) -> dict:
+    return {
+        contact_id: (terms, attributes)
+        for contact_id, terms, attributes in ContactIndex.objects.for_tenant(tenant).values_list(
+            "contact_id", "terms", "attributes"
+        )
+    }
+
+
 def _assert_index_matches_a_rebuild(tenant) -> None:
-    written = dict(ContactIndex.objects.for_tenant(tenant).values_list("contact_id", "terms"))
+    written = _index_rows(tenant)
     assert set(written) == set(Contact.objects.for_tenant(tenant).values_list("pk", flat=True))
     contact_index_rebuild(tenant=tenant)
-    assert dict(ContactIndex.objects.for_tenant(tenant).values_list("contact_id", "terms")) == written
+    assert _index_rows(tenant) == written
 
 
 def test_every_bad_row_is_reported_without_values_and_nothing_is_written(world):
@@ -472,6 +481,27 @@ def test_the_bulk_writer_covers_every_contact_column():
 
     assert set(CONTACT_FIELDS) == {field.name for field in Contact._meta.concrete_fields}
     assert set(INDEX_FIELDS) == {field.name for field in ContactIndex._meta.concrete_fields}
+    # imports._add_new_contact_lines formats its COPY lines in this order.
+    assert CONTACT_FIELDS[:8] == (
+        "id",
+        "tenant",
+        "email",
+        "email_index",
+        "first_name",
+        "last_name",
+        "external_id",
+        "external_id_index",
+    )
+    assert CONTACT_FIELDS[8:] == (
+        "language",
+        "time_zone",
+        "tags",
+        "attributes",
+        "phi_attributes",
+        "last_activity_at",
+        "created_at",
+        "updated_at",
+    )
 
 
 @pytest.mark.parametrize("use_copy", [True, False], ids=["copy", "insert"])
@@ -516,3 +546,85 @@ def test_the_compact_digest_set_behaves_like_a_set(digests):
         assert compact.add(digest) == (stored in reference)
         reference.add(stored)
     assert len(compact) == len(reference)
+
+
+def test_many_batches_of_repeated_values_read_back_and_index_like_a_rebuild(world, monkeypatch):
+    """The COPY path memoises tags, attribute JSON and search terms across rows and batches, and
+    seals a batch with one key fetch: every row must still get its own values."""
+    monkeypatch.setattr(imports, "BATCH_SIZE", 3)
+    _dictionary(world.a.tenant)
+    tenant = world.a.tenant
+    rows = [
+        f"p{n}@example.com,First{n},Last{n},P-{n},{'' if n % 4 == 0 else f'2026-0{1 + n % 2}-1{n % 3}'},"
+        f"{['Gold', 'silver', ''][n % 3]},{['vip', 'vip;b', ''][n % 3]}\n"
+        for n in range(10)
+    ]
+    done = _run(world, HEADER + "".join(rows), match_on="external_id")
+    assert (done.status, done.created_count) == (ImportStatus.DONE, 10), done.errors
+    stored = _contacts(tenant)
+    for n in range(10):
+        attributes = {}
+        if n % 4:
+            attributes["next_visit"] = f"2026-0{1 + n % 2}-1{n % 3}"
+        if n % 3 != 2:
+            attributes["plan"] = ["Gold", "Silver"][n % 3]
+        tags = [["vip"], ["b", "vip"], []][n % 3]
+        assert stored[f"p{n}@example.com"] == (f"First{n}", f"Last{n}", f"P-{n}", attributes, tags)
+    with tenant_context(tenant):
+        _assert_index_matches_a_rebuild(tenant)
+
+
+def test_a_conflict_in_the_final_insert_leaves_the_table_unchanged(world, monkeypatch):
+    """New contacts are staged and inserted in one statement at the end: if that statement fails
+    (here a row whose email already exists, hidden from the lookup), nothing of the import stays."""
+    tenant = world.a.tenant
+    make_contact(tenant, email="taken@example.com", first_name="Before")
+    before = _contacts(tenant)
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    monkeypatch.setattr(imports, "_matching", lambda tenant, *args, **kwargs: Contact.objects.none())
+    text = "email,first_name\n" + "".join(f"n{n}@example.com,After\n" for n in range(5)) + "taken@example.com,After\n"
+    done = _run(world, text)
+    assert done.status == ImportStatus.FAILED
+    assert (done.created_count, done.updated_count) == (0, 0)
+    assert _contacts(tenant) == before
+    with tenant_context(tenant):
+        assert ContactIndex.objects.for_tenant(tenant).count() == len(before)
+
+
+def test_batch_ids_are_ascending_uuid7():
+    import uuid as uuid_module
+
+    from segments.import_rows import uuid7_texts
+
+    texts = uuid7_texts(500)
+    assert texts == sorted(texts) and len(set(texts)) == 500
+    now_ms = timezone.now().timestamp() * 1000
+    for text in texts:
+        value = uuid_module.UUID(text)
+        assert str(value) == text
+        assert value.version == 7 and value.variant == uuid_module.RFC_4122
+        assert abs((value.int >> 80) - now_ms) < 60_000
+
+
+def test_the_batch_sealer_makes_what_the_encryption_module_decrypts(world):
+    from encryption.aead import FieldContext, decrypt_text
+    from segments.import_rows import BatchSealer
+
+    tenant = world.a.tenant
+    with tenant_context(tenant):
+        sealer = BatchSealer(tenant, "segments_contact", ("email", "first_name"))
+        sealer.start(2)
+        email = bytes.fromhex(sealer.seal_hex("email", "row-1", "ann@example.com"))
+        name = bytes.fromhex(sealer.seal_hex("first_name", "row-1", "Ann"))
+        with pytest.raises(RuntimeError, match="reserved"):
+            sealer.seal_hex("first_name", "row-2", "Bob")
+        assert decrypt_text(tenant, FieldContext("segments_contact", "email", "row-1"), email) == "ann@example.com"
+        assert decrypt_text(tenant, FieldContext("segments_contact", "first_name", "row-1"), name) == "Ann"
+        assert email[5:17] != name[5:17]  # a nonce of its own
+        # Bound to its field and row like any field ciphertext.
+        from encryption.aead import DecryptionFailed
+
+        with pytest.raises(DecryptionFailed):
+            decrypt_text(tenant, FieldContext("segments_contact", "first_name", "row-1"), email)
+        with pytest.raises(DecryptionFailed):
+            decrypt_text(tenant, FieldContext("segments_contact", "email", "row-2"), email)

@@ -2,8 +2,11 @@
 1,000,000; example.com emails, a PHI date attribute, a non-PHI choice attribute) is uploaded
 (stored encrypted), validated in full, then applied in one transaction, as the Celery task does.
 
-Prints the end-to-end rate (validation + apply, PHI encrypted), each phase's rate and the
-process's peak RSS. ``BENCH_IMPORT_PROFILE=1`` prints the top of a cProfile of the run instead
+Prints the end-to-end rate (validation + apply, PHI encrypted), each phase's rate, the final
+``INSERT ... SELECT`` and what follows the apply (mostly the commit's deferred foreign-key
+checks), the CPU per row of this process and of its PostgreSQL backend (steadier than rates on a
+shared machine; the backend's only when PostgreSQL runs on this machine) and the process's peak
+RSS. ``BENCH_IMPORT_PROFILE=1`` prints the top of a cProfile of the run instead
 of nothing (use with fewer rows)."""
 
 from __future__ import annotations
@@ -32,6 +35,16 @@ def synthetic_csv(rows: int) -> Iterator[bytes]:
                 f"{PLANS[n % 3]},bench\n"
             )
         yield "".join(lines).encode()
+
+
+def _backend_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a local PostgreSQL backend (None when it is not readable here)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb() -> float:
@@ -99,7 +112,16 @@ def main() -> None:
 
     imports._validate = timed("validate", real_validate)  # type: ignore[assignment]
     imports._apply = timed("apply", real_apply)  # type: ignore[assignment]
+    from segments import import_writer
+
+    real_flush = import_writer.BatchWriter.flush
+    import_writer.BatchWriter.flush = timed("final_insert", real_flush)  # type: ignore[method-assign]
     profile = os.environ.get("BENCH_IMPORT_PROFILE") == "1"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = int(cursor.fetchone()[0])
+    backend_before = _backend_cpu_seconds(backend)
+    cpu_before = time.process_time()
     begun = time.perf_counter()
     if profile:
         import cProfile
@@ -110,6 +132,8 @@ def main() -> None:
     else:
         imports.import_run(tenant=tenant, import_id=contact_import.pk)
     run_seconds = time.perf_counter() - begun
+    cpu_seconds = time.process_time() - cpu_before
+    backend_after = _backend_cpu_seconds(backend)
     with tenant_context(tenant):
         done = ContactImport.objects.for_tenant(tenant).get(pk=contact_import.pk)
     if done.status != ImportStatus.DONE or done.created_count != ROWS:
@@ -117,6 +141,14 @@ def main() -> None:
     print(f"RESULT import_rows_per_s {ROWS / run_seconds:.0f} rows/s", flush=True)
     print(f"RESULT import_validate_rows_per_s {ROWS / phases['validate']:.0f} rows/s", flush=True)
     print(f"RESULT import_apply_rows_per_s {ROWS / phases['apply']:.0f} rows/s", flush=True)
+    # Inside the apply: the staged rows' INSERT ... SELECT; after it: the commit (deferred
+    # foreign-key checks), the import's own row and the audit events.
+    print(f"RESULT import_final_insert_s {phases.get('final_insert', 0.0):.1f} s", flush=True)
+    print(f"RESULT import_after_apply_s {run_seconds - phases['validate'] - phases['apply']:.1f} s", flush=True)
+    # CPU per row: steadier than rates on a shared machine.
+    print(f"RESULT import_python_cpu_per_row {cpu_seconds / ROWS * 1e6:.1f} us", flush=True)
+    if backend_before is not None and backend_after is not None:
+        print(f"RESULT import_postgres_cpu_per_row {(backend_after - backend_before) / ROWS * 1e6:.1f} us", flush=True)
     print(f"RESULT import_upload_encrypt_s {upload_seconds:.1f} s", flush=True)
     print(f"RESULT import_peak_rss {_rss_mb():.0f} MB", flush=True)
     print(f"RESULT import_rss_growth {_rss_mb() - rss_before:.0f} MB", flush=True)
