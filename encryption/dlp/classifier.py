@@ -45,7 +45,7 @@ from encryption.dlp.findings import (
 from encryption.dlp.health import GENERAL, health_context, health_findings, mark_general
 from encryption.dlp.lexicon import health_terms, icd10_categories, lower_same_length, normalise
 from encryption.dlp.names import _NOT_NAME, _ORG, _known, _lists, fold, name_findings
-from encryption.dlp.patterns import PERSONAL, structured_findings
+from encryption.dlp.patterns import ORG, PERSONAL, structured_findings
 from encryption.dlp.validators import digits_of
 
 # Findings that identify a person wherever they appear.
@@ -84,7 +84,7 @@ _TIERS: dict[tuple[str, str], int] = {}
 
 
 def _rule_tier(rule: str, type_: str) -> int:
-    if rule.startswith("label:") or rule.endswith(".check_digit") or rule == "mbi.format":
+    if rule.startswith("label:") or rule.endswith((".check_digit", ".check_digit/org")) or rule == "mbi.format":
         return 6  # the words said what it is
     if type_ == NAME:
         # A name after a title or label beats a dictionary word it overlaps ("Dr. Allegra Stone");
@@ -139,6 +139,8 @@ def scan(text: str) -> tuple[Finding, ...]:
 
 
 def _identifies(finding: Finding, health: bool) -> bool:
+    if finding.rule.endswith(ORG):
+        return False  # the organisation's equipment: a server's IP address, a fleet van's VIN
     if finding.type in STRONG_IDENTIFIERS or finding.rule.startswith("merge:"):
         return True
     if finding.rule.endswith(PERSONAL):

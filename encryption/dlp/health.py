@@ -39,6 +39,9 @@ def _register() -> None:
 
 POSNEG_CUE = "posneg"
 _register()
+_VACCINE_NAMES = frozenset(
+    words("mmr mmrv tdap dtap ipv hpv shingrix pcv13 pcv15 pcv20 ppsv23 menacwy menb gardasil flu shot booster shot")
+)
 
 # The strength right after a drug name is part of the finding ("metformin 500 mg",
 # "lisinopril-HCTZ 20/12.5 mg"); form, quantity and directions are not.
@@ -110,7 +113,7 @@ _NOT_DRUG = frozenset(
 _LAB_UNITS = (
     r"(?:%|mg/dl|mg/l|g/dl|g/l|mmol/l|mmol/mol|µmol/l|umol/l|meq/l|ng/ml|ng/dl|pg/ml|µg/dl|ug/dl|mcg/dl|miu/l|"
     r"µiu/ml|uiu/ml|miu/ml|iu/l|u/l|units/l|mm/hr|mmhg|mm hg|bpm|beats per minute|cells/mm3|cells/µl|copies/ml|"
-    r"ml/min(?:/1\.73\s?m2)?|x10\^?\d+/l|k/µl|k/ul|seconds|sec|kg/m2|kg/m²|ng/ml)"
+    r"ml/min(?:/1\.73\s?m2)?|x10\^?\d+/l|k/µl|k/ul|seconds|sec|kg/m2|kg/m²|ng/ml|ms|msec|milliseconds)"
 )
 _LAB_VALUE = re.compile(
     rf"""
@@ -135,9 +138,83 @@ _POSNEG_BEFORE = re.compile(
 _ICD_CUE = re.compile(r"\b(?:icd|icd-10|icd10|icd-10-cm|diagnosis|diagnoses|dx|code|codes|diagnosed)\b[^\n]{0,24}$")
 
 
+# Imaging of a body part ("CT of the cervical spine", "X-ray of the left wrist"), a vaccine's dose
+# ("MMR dose 2", "Tdap #1"): the whole phrase is the procedure.
+_IMAGING = frozenset(
+    words(
+        "x-ray x ray xray x-rays xrays mri ct scan scans ultrasound ultrasounds radiograph radiographs "
+        "pet scan ct scan mri scan"
+    )
+)
+_OF_BODY_PART = re.compile(
+    r"[ \t]+(?:scan[ \t]+)?of[ \t]+(?:the[ \t]+|your[ \t]+|his[ \t]+|her[ \t]+)?(?:(?:left|right|lower|upper|both|"
+    r"bilateral|cervical|thoracic|lumbar|front|back)[ \t]+){0,2}(?:abdomen[ \t]+and[ \t]+pelvis|brain|head|skull|"
+    r"sinuses|neck|chest|abdomen|pelvis|spine|c-spine|l-spine|breast|breasts|lung|lungs|heart|liver|kidneys?|bladder|"
+    r"thyroid|prostate|uterus|ovaries|shoulder|elbow|wrist|hand|fingers?|hip|hips|knee|knees|ankle|foot|feet|leg|"
+    r"arm|jaw|teeth|mouth|face|orbits|carotids?|veins?|arteries|aorta|gallbladder|pancreas|spleen)\b",
+    re.I,
+)
+_CT_MRI_BEFORE = re.compile(r"\b(?:CT|MRI|PET)$")
+_VACCINE_DOSE = re.compile(
+    r"[ \t]*(?:\(?(?:dose|shot|#|no\.?)[ \t]*\d\)?|booster\b|\d(?:st|nd|rd|th)[ \t]+dose\b)", re.I
+)
+# A term followed by one of these words is an attribute or a document, not care ("MRI mode",
+# "MR-conditional", "immunization record", "x-ray machine").
+_NOT_CARE_AFTER = re.compile(
+    r"[ \t-]*(?:mode|conditional|safe|safety|compatible|unsafe|machine|machines|scanner|scanners|suite|record|records|"
+    r"history\s+form|card|cards|form|forms|requirements|policy|policies|department|dept|technologist|tech)\b",
+    re.I,
+)
+_MODEL_BEFORE = re.compile(r"\b(?:model|brand|make)[ \t]+(?:[A-Z0-9][\w-]*[ \t]+){0,4}$")
+# Category nouns opening a field ("Allergies: penicillin") are the label, not a finding.
+_LABEL_NOUNS = frozenset(words("allergies allergy medications immunizations immunisations vaccines vaccinations labs"))
+# Specialty words ending a capitalised organisation name ("ClearView Optometry").
+_SPECIALTIES = frozenset(
+    words(
+        "optometry cardiology dermatology oncology radiology neurology urology podiatry psychiatry orthodontics "
+        "dentistry pediatrics orthopedics audiology gastroenterology endocrinology rheumatology nephrology "
+        "pulmonology ophthalmology physiotherapy chiropractic counseling counselling imaging"
+    )
+)
+
+
+def _not_care(ctx: ScanContext, start: int, end: int, kind: str) -> bool:
+    """A term that names no care here: a field label, an attribute, a model, an organisation."""
+    text = ctx.text
+    following = text[end : end + 1]
+    if following == ":":
+        return ctx.lower[start:end] in _LABEL_NOUNS
+    if kind == PROCEDURE and following in (" ", "-") and _NOT_CARE_AFTER.match(text, end):
+        return True
+    if text[start].isupper():
+        window = ctx.lower[max(0, start - 60) : start]
+        if ("model" in window or "brand" in window or "make" in window) and _MODEL_BEFORE.search(
+            text, max(0, start - 60), start
+        ):
+            return True
+        if ctx.lower[start:end] in _SPECIALTIES and _TOKEN_BEFORE_CAP.search(text, max(0, start - 30), start):
+            return True
+    return False
+
+
+_TOKEN_BEFORE_CAP = re.compile(r"(?<![.!?:\n])[ \t]+[A-Z][\w'’&-]*[ \t]+$|^[A-Z][\w'’&-]*[ \t]+$")
+
+
 def _dictionary(ctx: ScanContext, out: list[Finding]) -> None:
     text = ctx.text
     for start, end, kind in ctx.hits.get(HEALTH, ()):
+        if _not_care(ctx, start, end, kind):
+            continue
+        if kind == PROCEDURE:
+            term = ctx.lower[start:end]
+            if term in _IMAGING or term.endswith(("x-ray", "xray")):
+                extent = _OF_BODY_PART.match(text, end)
+                if extent is not None:
+                    end = extent.end()
+            elif "vaccin" in term or term in _VACCINE_NAMES:
+                dose = _VACCINE_DOSE.match(text, end)
+                if dose is not None:
+                    end = dose.end()
         if kind == MEDICATION:
             strength = _STRENGTH.match(text, end)
             if strength is not None:
@@ -180,11 +257,22 @@ def _has_dose_unit(lower: str) -> bool:
     return "mg" in lower or "mcg" in lower or "ml" in lower or "unit" in lower or "iu" in lower or "µg" in lower
 
 
+_LISTED_BEFORE = re.compile(
+    r"(?:\b(?:tests?|labs?|ordered|orders|panel|order|draw|check|checks)[ \t]*:[^\n:]{0,30}?|"
+    r"\b(?:panel|differential|count|test|level|cbc|cmp|bmp)[ \t]*),[ \t]*$",
+    re.I,
+)
+_LISTED_AFTER = re.compile(r"[ \t]*(?:,|\n|$|and\b|;)")
+
+
 def _lab_results(ctx: ScanContext, out: list[Finding]) -> None:
     text = ctx.text
     for start, end, _ in ctx.hits.get(LAB, ()):
         match = _LAB_VALUE.match(text, end)
         if match is None or match.end() - end > 48:
+            if _LISTED_BEFORE.search(text, max(0, start - 40), start) and _LISTED_AFTER.match(text, end):
+                # A test in a list of tests ordered ("Tests: CBC, TSH, lipid panel") is a procedure.
+                out.append(Finding(PROCEDURE, start, end, 0.6, "lab.listed"))
             continue
         unit = (match.group("unit") or "").lower()
         value = match.group("value")
@@ -267,7 +355,11 @@ TABLE.add(
     diseases like|illnesses like|including|what is|what are|cases|leading cause|deadliest|affects|affect|
     symptoms include|should have|should get|adults|generic|generics|save|savings|in store|
     per customer|while supplies last|offer|no appointment needed|every year|each year|one of the|weakens|raises the|
-    lowers|considered|optimal|programs|action plan|action plans|travel|travelling|traveling""".replace("\n", "").split(
+    lowers|considered|optimal|programs|action plan|action plans|travel|travelling|traveling|recall|recalled|
+    recalls|voluntary|manufacturer|lots|usual dose|general advice|while taking|return to the er|
+    return to the emergency|warning signs|if you take|if you develop|if you notice|if you experience|and older|
+    or older|ask about|keynote|symposium|cme|speaker|speakers|moderated|readmissions|admissions|dashboard|
+    quality|metrics|median|average|statistics|monthly report|quarterly|top|staffing|census""".replace("\n", "").split(
         "|"
     ),
 )
@@ -295,7 +387,7 @@ def sentence_bounds(lower: str, start: int, end: int) -> tuple[int, int]:
     return begin, (min(stops) if stops else high)
 
 
-_STOP_CHARS = re.compile(r"[.!?\n]")
+_STOP_CHARS = re.compile(r"[.!?\n](?!(?<=\.)\d)")  # "$9.99" and "7.2" end no sentence
 
 
 def _sentence_of(ctx: ScanContext, start: int, end: int) -> tuple[int, int]:
@@ -327,10 +419,12 @@ def about_the_person(ctx: ScanContext, start: int, end: int, anchors: list[tuple
     ``anchors`` are the spans of dates and names in the text: one in the sentence counts for it;
     ``evidence`` is what the caller already knows for it (a phrase of care counts 2)."""
     begin, stop = _sentence_of(ctx, start, end)
+    general = 2 * _count(_cue_starts(ctx, GENERAL_CUE), begin, stop)
+    if general <= evidence:
+        return True  # nothing general outweighs what is already known for the person
     personal = evidence + 2 * _count(_cue_starts(ctx, PERSONAL_CUE), begin, stop)
     personal += 1 if _count(_cue_starts(ctx, YOU_CUE), begin, stop) else 0
     personal += sum(1 for a, b in anchors if begin <= a and b <= stop and not (a <= start < b))
-    general = 2 * _count(_cue_starts(ctx, GENERAL_CUE), begin, stop)
     return personal >= general
 
 
@@ -342,6 +436,8 @@ def _in_a_title(ctx: ScanContext, f: Finding) -> bool:
     """ "Grand Rounds: Advances in Stroke Care", "Diabetes Awareness Month": a capitalised term
     inside a run of capitalised words names an event, a class or a campaign."""
     text = ctx.text
+    if ('"' in text or "“" in text) and _in_quotes(text, f.start):
+        return True
     if not text[f.start].isupper():
         return False
     before = _TITLE_CASE_AROUND.search(text, max(0, f.start - 40), f.start)
@@ -349,6 +445,22 @@ def _in_a_title(ctx: ScanContext, f: Finding) -> bool:
     if before is not None and before.group().split()[-1].lower() in _TITLE_OPENERS:
         before = None
     return after is not None and (before is not None or text[f.end : after.end()].split()[-1].lower() in _TITLE_NOUNS)
+
+
+def _in_quotes(text: str, start: int) -> bool:
+    """Inside a quoted title on its line (a talk, an article: `on "Managing hypertension in 2027"`):
+    an odd number of quotation marks before it, the quotation opening with a capital."""
+    low = max(0, start - 80)
+    if text.find('"', low, start) == -1 and text.find("“", low, start) == -1:
+        return False
+    line = text.rfind("\n", low, start) + 1
+    before = text[max(line, low) : start]
+    opened = before.rfind("“") if "“" in before else -1
+    if opened == -1 or "”" in before[opened:]:
+        if before.count('"') % 2 == 0:
+            return False
+        opened = before.rfind('"')
+    return text[max(line, start - 80) + opened + 1 : start + 1][:1].isupper()
 
 
 _TITLE_OPENERS = frozenset(["dear", "hi", "hello", "your", "our", "the", "a", "an", "diagnosis"])
@@ -365,16 +477,84 @@ _TITLE_NOUNS = frozenset(
 def mark_general(ctx: ScanContext, findings: list[Finding], anchors: list[tuple[int, int]]) -> list[Finding]:
     """``findings`` with those in general sentences re-ruled ``.../general``."""
     out = []
+    pet = about_a_pet(ctx)
     for f in findings:
-        if (
-            f.rule in _ALWAYS_PERSONAL_RULES
-            or (f.type == MEDICATION and any(c.isdigit() for c in ctx.text[f.start : f.end]))
-            or (not _in_a_title(ctx, f) and about_the_person(ctx, f.start, f.end, anchors))
+        if not pet and (
+            (f.rule in _ALWAYS_PERSONAL_RULES and not _in_statistics(ctx, f))
+            or (
+                not _in_a_title(ctx, f)
+                and about_the_person(ctx, f.start, f.end, anchors, evidence=_own_evidence(ctx, f))
+            )
         ):
             out.append(f)
         else:
             out.append(Finding(f.type, f.start, f.end, f.confidence * 0.5, f.rule + GENERAL))
     return out
+
+
+_POSSESSIVE_BEFORE = re.compile(r"(?:\b(?:your|his|her|my)|\w['’]s) $")
+_POSSESSIVES = ("your ", "his ", "her ", "my ", "'s ", "’s ")
+
+
+def _own_evidence(ctx: ScanContext, f: Finding) -> int:
+    """What the finding itself says for the person: a possessive right before it ("your heart
+    failure", "Ana's echo") counts as a phrase of care; a medication with its strength once."""
+    before = ctx.lower[max(0, f.start - 6) : f.start]
+    evidence = 2 if before.endswith(_POSSESSIVES) and _POSSESSIVE_BEFORE.search(before) else 0
+    # A drug with its strength is nearly always someone's prescription, unless priced ("$4.00").
+    if (
+        f.type == MEDICATION
+        and any(c.isdigit() for c in ctx.text[f.start : f.end])
+        and not _PRICE_AFTER.match(ctx.text, f.end)
+    ):
+        evidence += 3
+    return evidence
+
+
+_PRICE_AFTER = re.compile(r"[^\n$.;]{0,24}?[$€£][ \t]?\d")
+
+
+def _in_statistics(ctx: ScanContext, f: Finding) -> bool:
+    """A reading among aggregate figures ("68% with A1c < 8%; 74% had a retinal exam") describes a
+    population: two percentages or more in the sentence besides the finding's own."""
+    text = ctx.text
+    percents = ctx.cache.get("percents")
+    if percents is None:
+        percents = ctx.cache["percents"] = text.count("%")
+    if percents < 3:
+        return False
+    begin, stop = _sentence_of(ctx, f.start, f.end)
+    return text.count("%", begin, stop) - text.count("%", f.start, f.end) >= 2
+
+
+# Veterinary care: a pet's vaccine or test is no health information about a person.
+PET_CUE = "pet"
+TABLE.add(
+    PET_CUE,
+    words(
+        "veterinary veterinarian vet vets pet pets puppy puppies kitten kittens heartworm flea fleas spay spayed "
+        "neuter neutered canine feline dog dogs cat cats"
+    ),
+)
+TABLE.add(PET_CUE, ["animal hospital", "animal clinic", "pet owners", "your pet", "your dog", "your cat"], "strong")
+
+
+def about_a_pet(ctx: ScanContext) -> bool:
+    """Two veterinary words or more, one of them unmistakable (``animal hospital``, ``heartworm``...)."""
+    hits = ctx.hits.get(PET_CUE, ())
+    if len(hits) < 2:
+        return False
+    pet = ctx.cache.get("pet")
+    if pet is None:
+        pet = ctx.cache["pet"] = any(
+            argument == "strong" or ctx.lower[start:end] in _STRONG_PET for start, end, argument in hits
+        )
+    return pet
+
+
+_STRONG_PET = frozenset(
+    words("veterinary veterinarian heartworm puppy puppies kitten kittens spay spayed neuter neutered")
+)
 
 
 def health_findings(ctx: ScanContext) -> list[Finding]:
@@ -449,6 +629,22 @@ _NOT_MEDICAL = frozenset(
 )
 TABLE.add_endings(HEALTH_CUE, _CONDITION_ENDINGS, "ending_condition")
 TABLE.add_endings(HEALTH_CUE, _PROCEDURE_ENDINGS, "ending_procedure")
+TABLE.add(HEALTH_CUE, ["ct"], "ct")
+TABLE.add(HEALTH_CUE, ["echo"], "echo")
+# What a test showed: "ECG on 3/22 showed rate 118, irregularly irregular", "the images show
+# crowding of the lower teeth", "screening shows no pathogenic variants detected".
+TABLE.add(HEALTH_CUE, ["showed", "shows", "show", "revealed", "reveals", "demonstrated", "demonstrates"], "showed")
+_SHOWING_TEST = re.compile(
+    r"\b(?:ecg|ekg|echo|echocardiogram|x-?rays?|mri|ct|scan|ultrasound|images|imaging|biopsy|screening|bloodwork|"
+    r"labs|panel|culture|mammogram|colonoscopy|endoscopy|monitor|recorder|exam|swab|test)\b[^.!?\n]{0,30}$",
+    re.I,
+)
+_SHOWN = re.compile(r"[ \t]+(?:that[ \t]+)?([A-Za-z0-9][^.;!?\n]{2,60}?)(?=[ \t]*(?:[.;!?\n]|$))")
+_CT_REGION = re.compile(
+    r"[ \t]+(?:abdomen[ \t]+and[ \t]+pelvis|head|brain|chest|abdomen|pelvis|sinus|sinuses|spine|neck|angiogram|"
+    r"angiography|scan|colonography|urogram)\b",
+    re.I,
+)
 TABLE.add(HEALTH_CUE, ["disease", "syndrome", "disorder", "palsy", "anomaly", "deficiency"], "eponym")
 TABLE.add(
     HEALTH_CUE,
@@ -616,12 +812,31 @@ def _word_forms(ctx: ScanContext, out: list[Finding]) -> None:
 
     for start, end, argument in ctx.hits.get(HEALTH_CUE, ()):
         found: Finding | None = None
-        if argument in ("ending_condition", "ending_procedure"):
+        if argument == "echo":
+            # "Ana's echo", "your echo": an echocardiogram; the word alone is too common.
+            lead = ctx.lower[max(0, start - 6) : start]
+            if not (lead.endswith(_POSSESSIVES) and _POSSESSIVE_BEFORE.search(lead)):
+                continue
+            found = Finding(PROCEDURE, start, end, 0.7, "form.echo")
+        elif argument == "ct":
+            # "CT of the cervical spine", "CT chest": the abbreviation only with what it images.
+            extent = _OF_BODY_PART.match(text, end) or _CT_REGION.match(text, end)
+            if text[start:end] != "CT" or extent is None:
+                continue
+            found = Finding(PROCEDURE, start, extent.end(), 0.75, "form.imaging")
+        elif argument == "showed":
+            shown = _SHOWN.match(text, end)
+            if shown is None or _SHOWING_TEST.search(text, max(0, start - 60), start) is None:
+                continue
+            found = Finding(LAB_RESULT, shown.start(1), shown.end(1), 0.6, "lab.shown")
+        elif argument in ("ending_condition", "ending_procedure"):
             begin = _word_start(ctx, start)
             word = ctx.lower[begin:end]
             if end - begin < len(word) or word in _NOT_MEDICAL or end - begin < (end - start) + 3 or "-" in word[:1]:
                 continue
             kind = CONDITION if argument == "ending_condition" else PROCEDURE
+            if _not_care(ctx, begin, end, kind):
+                continue
             found = Finding(kind, begin, end, 0.6, f"form.{kind.lower()}_ending")
         elif argument == "eponym":
             if not text[start].islower():
@@ -754,7 +969,8 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
     (
         "due overdue",
         r"(?:due|overdue)\s+for\s+(?:your|a|an|the)?\s*(?!(?:re)?(?:credential|certif|new|verif|validat|enrol|regist|"
-        r"payment|review|upgrade|inspection|audit|training|license|licence|password|update|audit)\w*)[\w-]+",
+        r"payment|review|upgrade|inspection|audit|training|license|licence|password|update|audit|servic|maintenance|oil|"
+        r"tire|tyre|its\b|preventi?ve\s+maint)\w*)[\w-]+",
     ),
     (
         "cleaning session physio therapy scan screening test surgery procedure exam appointment appt visit consult "
@@ -820,7 +1036,31 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
         r"prescribed\s+(?:you|for|a|an|the)|referred\s+(?:you\s+)?to\s+(?:dr|a|an|our)|dispensed|"
         r"pharmacist\s+(?:has|will))\b",
     ),
+    # A session with a clinician or of a therapy: behavioural health, physio, infusions.
+    (
+        "your",
+        r"your\s+(?:[a-z-]+\s+)?session\s+(?:with|tomorrow|today|(?:this|next)\s+week|on\s+(?:mon|tue|wed|thu|fri|sat|"
+        r"sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|\d))",
+    ),
+    (
+        "counseling counselling psychotherapy psychiatry psychiatric therapy behavioral behavioural mental",
+        r"(?:counsel+ing|psychotherapy|psychiatr(?:y|ic)|therapy|(?:behaviou?ral|mental)\s+health)\s+(?:session|"
+        r"appointment|appt|visit|intake|evaluation)s?\b",
+    ),
+    # A debt for care: a collection notice naming a medical creditor (see _MEDICAL_CREDITOR).
+    (
+        "collect debt collection collections",
+        r"(?:collect\s+(?:a|this|the|your)\s+(?:debt|balance|account)|debt\s+collect(?:or|ion)|collections?\s+"
+        r"(?:agency|notice|account|department))\b",
+    ),
 )
+# Words of a care provider's name: a debt owed to one is a bill for care.
+_MEDICAL_CREDITOR = re.compile(
+    r"\b(?:Medical|Clinic|Hospital|Health|Healthcare|Dental|Dentistry|Physicians?|Surgery|Surgical|Imaging|Radiology|"
+    r"Pediatrics|Orthopa?edics|Cardiology|Dermatology|Laboratory|Labs|Urgent\s+Care|Emergency|Ambulance|Therapy|"
+    r"Anesthesia|Pathology)\b"
+)
+_DEBT_WORDS = frozenset(words("collect debt collection collections"))
 
 
 # The words phrases of care start with: a kind of their own, so that only they are looked at.
@@ -844,9 +1084,17 @@ def health_context(ctx: ScanContext, anchors: list[tuple[int, int]] | None = Non
     """Whether some phrase of care (see ``_CONTEXT_PHRASES``) stands in a sentence about the person.
     ``anchors``: spans of dates and names, as for ``about_the_person``."""
     text = ctx.text
+    if about_a_pet(ctx):
+        return False
     for start, _, word in ctx.hits.get(CARE_CUE, ()):
         found = _CONTEXT_BY_WORD[word].match(text, start)
-        if found is not None and about_the_person(ctx, found.start(), found.end(), anchors or [], evidence=2):
+        if found is None:
+            continue
+        if word in _DEBT_WORDS:
+            if _MEDICAL_CREDITOR.search(text):
+                return True
+            continue
+        if about_the_person(ctx, found.start(), found.end(), anchors or [], evidence=2):
             return True
     return False
 

@@ -329,7 +329,7 @@ TABLE.add(
     NAME_CUE,
     words(
         "md do rn np dnp pa pa-c phd dds dmd pharmd lpn fnp fnp-c anp agnp dpm od cnm crna aprn lcsw lmft "
-        "lpc psyd ccc-slp mpt dpt otr rd rdn ibclc facp facs facc faap facog msn bsn"
+        "cgc lmhc lcpc lpc psyd ccc-slp mpt dpt otr rd rdn ibclc facp facs facc faap facog msn bsn"
     ),
     CREDENTIAL,
 )
@@ -398,7 +398,8 @@ _ORG = frozenset(
         "ministry shelter pantry market store shop mall restaurant cafe café hotel inn airport station "
         "library museum theater theatre stadium arena highway hwy route district borough township parish "
         "province region island islands apothecary drugstore drug drugs medicare medicaid health's "
-        "regional's valley accounts payable receivable purchasing procurement"
+        "regional's valley accounts payable receivable purchasing procurement collections recovery solutions billing "
+        "receivables"
     )
 )
 _TITLE_WORDS = frozenset(
@@ -409,7 +410,8 @@ _PARTICLES = frozenset(
 )
 _CREDENTIALS = frozenset(
     words(
-        "md do rn np pa pa-c phd dds dmd pharmd lpn fnp dnp msn bsn lcsw lmft pt dpt ot cnm crna aprn mba "
+        "md do rn np pa pa-c phd dds dmd pharmd lpn fnp dnp msn bsn lcsw lmft cgc lpc lmhc lcpc psyd pt dpt ot cnm "
+        "crna aprn mba "
         "mph facp facc faap facog ms ma bs ba cpa jr sr ii iii iv esq"
     )
 )
@@ -613,7 +615,8 @@ def _from_cue(ctx: ScanContext, start: int, end: int, role: str, lists: _Lists) 
     span = _sequence_at(ctx, after.end(), cued=role in (TITLE, GREETING))
     if span is None:
         return None
-    tokens = _trim(_clean_tokens(ctx, *span))[:4]
+    raw = _clean_tokens(ctx, *span)
+    tokens = _trim(raw)[:4]
     if tokens and span[0] < tokens[0][0] and all(w in _PARTICLES for w in ctx.lower[span[0] : tokens[0][0]].split()):
         tokens[0] = (span[0], tokens[0][1], ctx.lower[span[0] : tokens[0][1]])
     if not tokens:
@@ -621,8 +624,8 @@ def _from_cue(ctx: ScanContext, start: int, end: int, role: str, lists: _Lists) 
     if role == TITLE:
         if len(tokens) > 1 and _has_org(tokens[-1:]):
             return None
-    elif _has_org(tokens):
-        return None
+    elif _has_org(tokens) or _has_org(raw[:6]):
+        return None  # "Bill to: Mercy Ridge Medical Group": an organisation after the label
     given = None
     if role == LABEL and len(tokens) == 1:
         # "Patient: GARCIA, MARIA" / "Name: Rivera, Tomás": family name, comma, given names.

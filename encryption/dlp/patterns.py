@@ -388,6 +388,18 @@ _HAS_DIGIT = re.compile(r"\d")
 _PLATE = re.compile(r"(?:[A-Z0-9]{2,4}[ -][A-Z0-9]{2,5}|[A-Z0-9]{5,8})(?![\w-])")
 
 
+_PROMO_BEFORE = re.compile(r"\b(?:coupon|promo|promotion|discount|voucher|offer|campaign|deal|rebate)[ \t]*$")
+_PLAN_NEAR = re.compile(r"\b(?:plan|insurance|insurer|member|coverage|policy|benefits)\b")
+# Words before a number that make it the organisation's equipment, not a person's: a server's IP
+# address, a fleet vehicle's VIN.
+_EQUIPMENT_BEFORE = re.compile(
+    r"\b(?:server|servers|host|hostname|gateway|router|firewall|proxy|dns|printer|subnet|switch|access point|"
+    r"fleet|shuttle|van|vans|truck|bus|ambulance|courier|company car|pool car|inventory|asset|assets|biomed|"
+    r"biomedical|equipment)\b[^\n]{0,40}$"
+)
+ORG = "/org"
+
+
 def _strong(value: str) -> bool:
     """A value that reads as an identifier without a "#" or "number" before it: six digits or
     more, or letters and four digits or more mixed."""
@@ -448,6 +460,16 @@ def _labelled(ctx: ScanContext, out: list[Finding]) -> None:
             continue  # "Boise, ID 83702": the state of Idaho and a ZIP code
         if kind != SSN and _DATE_SHAPE.fullmatch(value) and kind not in (LICENSE_NUMBER, DEVICE_ID):
             continue  # "Policy effective 01/02/2027": a date, found as one elsewhere
+        if label in ("id", "identifier", "id number") and _PROMO_BEFORE.search(
+            ctx.lower, max(0, end - len(label) - 16), end - len(label)
+        ):
+            continue  # "Coupon ID 88421-RX", "promo ID": a marketing code
+        if (
+            label.startswith("group")
+            and (match.group("word") or "").strip().lower() == "code"
+            and not _PLAN_NEAR.search(ctx.lower, max(0, end - 80), end)
+        ):
+            continue  # "group code MPCS27": a booking code, unless a plan or insurance is named
         if label in ("id", "identifier", "order", "claim", "reference", "ref", "card", "chart", "account") and (
             len(value) < 4 or sum(c.isdigit() for c in value) < 3
         ):
@@ -463,6 +485,10 @@ def _labelled(ctx: ScanContext, out: list[Finding]) -> None:
             confidence, rule = 0.98, "vin.check_digit"
         elif label in ("mbi", "medicare number", "medicare id") and validators.mbi_valid(value):
             confidence, rule = 0.98, "mbi.format"
+        if kind in (VEHICLE_ID, IP_ADDRESS, DEVICE_ID) and _EQUIPMENT_BEFORE.search(
+            ctx.lower, max(0, end - len(label) - 50), end
+        ):
+            rule += ORG
         out.append(Finding(kind, vstart, vend, confidence, rule))
 
 
@@ -698,9 +724,17 @@ def _numeric(ctx: ScanContext, out: list[Finding]) -> None:
             _numeric_date(ctx, out, token, start, end)
         elif kind == "ip":
             if validators.ipv4_valid(token) and not _VERSION.search(ctx.before(start, 12)):
-                out.append(Finding(IP_ADDRESS, start, end, 0.9, "ip.v4"))
+                org = ORG if _EQUIPMENT_BEFORE.search(ctx.before(start, 50)) else ""
+                out.append(Finding(IP_ADDRESS, start, end, 0.9, "ip.v4" + org))
         else:
             _digit_run(ctx, out, token, start, end)
+
+
+def _same_sentence(window: str) -> str:
+    """The part of a window before a date that is in the date's sentence: the words of the
+    sentence before ("...lowers your risk.  Closed March 23") say nothing about the date."""
+    cut = max(window.rfind(". "), window.rfind(".\n"), window.rfind("\n\n"), window.rfind("! "), window.rfind("? "))
+    return window[cut + 1 :] if cut != -1 else window
 
 
 def _numeric_date(ctx: ScanContext, out: list[Finding], token: str, start: int, end: int) -> None:
@@ -722,10 +756,15 @@ def _numeric_date(ctx: ScanContext, out: list[Finding], token: str, start: int, 
     if not ok:
         return
     dob = _DOB.search(ctx.before(start, 30))
-    personal = PERSONAL if (dob or _PERSONAL_DATE.search(ctx.before(start, 60))) else ""
+    personal = PERSONAL if (dob or _PERSONAL_DATE.search(_same_sentence(ctx.before(start, 60)))) else ""
     out.append(
         Finding(DATE, start, end, 0.95 if len(parts) > 2 else 0.75, ("date.dob" if dob else "date.numeric") + personal)
     )
+
+
+_PO_BEFORE = re.compile(r"\b(?:po|p\.o\.?|purchase order|purchase order number)[ \t]*(?:number|no\.?|#)?[ \t:#]*$")
+# A number between the separators of a contact line ("Clinic | 12 Main St | 4155550134 | www...").
+_CONTACT_BLOCK = re.compile(r"(?:.*[|•·][ \t]*|.*\n[ \t]*|[ \t]*)\0[ \t]*(?:[|•·\n]|$)", re.S)
 
 
 def _digit_run(ctx: ScanContext, out: list[Finding], token: str, start: int, end: int) -> None:
@@ -750,6 +789,17 @@ def _digit_run(ctx: ScanContext, out: list[Finding], token: str, start: int, end
         if validators.year_valid(year) and validators.date_valid(month, day):
             out.append(Finding(DATE, start, end, 0.8, "date.dob" + PERSONAL))
             return
+    if count in (10, 11) and "-" not in token and _PO_BEFORE.search(window):
+        return  # a purchase-order number
+    if (
+        count == 10
+        and token.isdigit()
+        and token[0] in "23456789"
+        and token[3] in "23456789"
+        and _CONTACT_BLOCK.match(ctx.text[max(0, start - 3) : start] + "\0" + ctx.text[end : end + 3])
+    ):
+        out.append(Finding(PHONE, start, end, 0.6, "phone.block"))  # "... | 4155550134 | www..."
+        return
     if count in (10, 11) and _PHONE_CUE.search(window) and "-" not in token:
         ftype, rule = _phone_kind(ctx, start)
         out.append(Finding(ftype, start, end, 0.75, rule + ".digits" + _personal(ctx, start)))
@@ -872,7 +922,7 @@ def _textual_dates(ctx: ScanContext, out: list[Finding]) -> None:
             year = _YEAR_AFTER.match(text, end)
             found_end = year.end() if year is not None else end
         dob = _DOB.search(ctx.before(found_start, 30))
-        personal = PERSONAL if (dob or _PERSONAL_DATE.search(ctx.before(found_start, 60))) else ""
+        personal = PERSONAL if (dob or _PERSONAL_DATE.search(_same_sentence(ctx.before(found_start, 60)))) else ""
         rule = ("date.dob" if dob else "date.text") + personal
         out.append(Finding(DATE, found_start, found_end, 0.9, rule))
 
@@ -1127,7 +1177,8 @@ def _code(ctx: ScanContext, out: list[Finding], token: str, start: int, end: int
     if digits < 4 or digits == len(token.replace("-", "")) or not any(c.isalpha() for c in token):
         return
     if len(token) == 17 and validators.vin_valid(token):
-        out.append(Finding(VEHICLE_ID, start, end, 0.9, "vin.check_digit"))
+        org = ORG if _EQUIPMENT_BEFORE.search(ctx.lower, max(0, start - 60), start) else ""
+        out.append(Finding(VEHICLE_ID, start, end, 0.9, "vin.check_digit" + org))
         return
     if _NEGATIVE_ID.search(ctx.before(start, 30)) or _CODE_NEGATIVE.search(ctx.before(start, 30)):
         return

@@ -196,3 +196,86 @@ def test_care_booked_or_due_is_health_context(text):
 )
 def test_paperwork_due_is_no_health_context(text):
     assert not has_health_context(text)
+
+
+# --- Issue 9, blind-set work: vocabulary by category and forms that generalise ---------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Billed: MRI of the lumbar spine on 2/3.", (PROCEDURE, "MRI of the lumbar spine")),
+        ("She had a CT of the abdomen and pelvis.", (PROCEDURE, "CT of the abdomen and pelvis")),
+        ("Order: CT chest without contrast.", (PROCEDURE, "CT chest")),
+        ("Given today: Tdap dose 1.", (PROCEDURE, "Tdap dose 1")),
+        ("Your dentist will apply a dental sealant.", (PROCEDURE, "dental sealant")),
+        ("Your son is due for a liver function test.", (PROCEDURE, "liver function test")),
+        ("He has had a dry cough since Monday.", (CONDITION, "dry cough")),
+        ("Your x-rays show an impacted wisdom tooth.", (CONDITION, "impacted wisdom tooth")),
+        ("ECG today: QTc 470 ms.", (LAB_RESULT, "QTc 470 ms")),
+        ("Can we move Omar's echo to Friday?", (PROCEDURE, "echo")),
+    ],
+)
+def test_category_vocabulary_and_imaging_forms(text, expected):
+    assert expected in health(text)
+
+
+def test_ct_alone_is_a_state_not_a_scan():
+    assert health("Send it to 12 Elm Rd, Hartford, CT 06103.") == []
+    assert health("Echo the instructions back to the caller.") == []
+
+
+def test_what_a_test_showed_is_a_result():
+    text = "Your Holter monitor from May 3 showed frequent PVCs. Dr. Ito will call."
+    assert (LAB_RESULT, "frequent PVCs") in health(text)
+    assert health("Studies show that walking helps.") == []
+
+
+def test_tests_listed_after_a_label_are_procedures():
+    assert (PROCEDURE, "ferritin") in health("Labs ordered: CBC, ferritin, lipid panel\nDx: fatigue")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Allergies: none known",  # the field label is not an allergy
+        "Set the pacemaker to MRI mode before scanning.",  # an attribute, not an MRI
+        "Bring your immunization record to registration.",  # a document
+        "Your eye exam is at Lakeside Optometry on Monday.",  # the specialty ends an organisation's name
+    ],
+)
+def test_labels_attributes_documents_and_organisations_are_not_care(text):
+    assert all(
+        kind != PROCEDURE or term.lower() not in ("mri", "immunization", "optometry") for kind, term in health(text)
+    )
+    assert (CONDITION, "Allergies") not in health(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi Rosa, Milo is due for his rabies vaccine at Oak Street Animal Hospital. Your pet deserves the best.",
+        "Dear Lee, Luna's heartworm test and feline leukemia vaccine are due; call our veterinary team.",
+    ],
+)
+def test_a_pet_s_care_is_no_person_s_health(text):
+    assert personal(text) == []
+    assert not has_health_context(text)
+    assert classify(text).level == "pii"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dear Kim Lopez, value prices this week: rosuvastatin 10 mg $6.00, losartan 50 mg $5.50.",
+        "Hi Sam, in our Q3 report 61% of patients had an A1c < 7% and 80% had a flu shot.",
+        'Hi Sam, join Dr. Ng\'s talk "Living well with asthma" on May 4.',
+        "Hi Sam, there is a voluntary recall of certain lots of cetirizine syrup.",
+    ],
+)
+def test_prices_statistics_titles_and_recalls_are_general(text):
+    assert personal(text) == []
+
+
+def test_a_possessive_makes_a_condition_the_reader_s():
+    assert (CONDITION, "asthma") in personal("Swelling can be a sign that your asthma is getting worse.")

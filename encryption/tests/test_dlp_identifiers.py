@@ -313,3 +313,27 @@ def test_words_that_open_sentences_are_not_vocative_names(text):
 def test_a_person_s_mailbox_and_a_service_s(mailbox, personal):
     (email,) = [f for f in scan(f"Questions: {mailbox}") if f.type == EMAIL]
     assert email.rule.endswith("/personal") is personal
+
+
+# --- Issue 9, blind-set work -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PO number: 4700123456   Terms: Net 30",
+        "Conference hotel: $139/night, group code ABC24.",
+        "Promo ID 55210-XY applies at checkout.",
+        "Remit to: Lakeside Surgical Associates, Accounts Payable",
+    ],
+)
+def test_order_booking_and_promo_codes_and_organisations_are_not_identifiers(text):
+    assert found(text) == []
+
+
+def test_a_group_code_next_to_a_plan_is_still_an_identifier():
+    assert ("HEALTH_PLAN_ID", "G55120") in found("Insurance plan member ID 88120044, group code G55120.")
+
+
+def test_a_bare_number_in_a_contact_line_is_a_phone():
+    assert ("PHONE", "5035550134") in found("Valley Clinic | 10 Main St | 5035550134 | www.valley.example.org")

@@ -155,3 +155,38 @@ HANDWRITTEN_STYLE = [
 @pytest.mark.parametrize(("text", "level"), HANDWRITTEN_STYLE)
 def test_levels_of_messages_in_other_styles(text, level):
     assert classify(text).level == level
+
+
+# --- Issue 9, blind-set work -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A behavioural-health session is care even with no term named.
+        "Jordan - Northside Counseling confirming your session with Dana Reyes, LPC on June 2 at 9:00.",
+        "Hi Avery, your therapy appointment with Sam Ode is moved to Friday.",
+        # A debt for care is a bill for care.
+        "Dear Chris Moreno,\nYour balance with Lakeview Medical Clinic is past due. This is an attempt to "
+        "collect a debt. Account 55120931.",
+    ],
+)
+def test_sessions_and_medical_debts_are_phi(text):
+    assert classify(text).level == LEVEL_PHI
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Facilities: courier van #2, VIN 1HGCM82633A004352, goes in for service on 5/2/2027.",
+        "Network notice: server 198.51.100.20 will be offline Sunday; call the help desk at 555-0100.",
+        "Clinic news: flu shots are here.\nRiver Clinic | 10 Main St, Salem, OR 97301 | 5035550134",
+        "Weekly specials: ibuprofen 200 mg $4.99. Coupon ID 77120-KT.",
+    ],
+)
+def test_the_organisation_s_equipment_numbers_and_codes_identify_no_one(text):
+    assert classify(text).level == LEVEL_NONE
+
+
+def test_due_for_its_service_is_no_care():
+    assert classify("Dear Sam Ode, your car is due for its 10,000-mile service.").level == LEVEL_PII
