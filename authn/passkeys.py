@@ -105,7 +105,7 @@ def _parse_json(body: bytes | str) -> dict[str, Any]:
     return data
 
 
-def _refuse_cross_origin(client_data_json: bytes) -> None:
+def refuse_cross_origin(client_data_json: bytes) -> None:
     client_data = parse_client_data_json(client_data_json)
     if client_data.cross_origin:
         raise PasskeyError("cross_origin", "Passkeys cannot be used from a page embedded in another site.")
@@ -152,7 +152,7 @@ def passkey_register(*, request: HttpRequest, user: User, name: str, credential_
     data = _parse_json(credential_json)
     try:
         client_data_json = base64url_to_bytes(str(data["response"]["clientDataJSON"]))
-        _refuse_cross_origin(client_data_json)
+        refuse_cross_origin(client_data_json)
         verified = verify_registration_response(
             credential=data,
             expected_challenge=challenge,
@@ -236,7 +236,7 @@ def passkey_verify_assertion(
         _record_refusal(user, "user_handle_mismatch")
         raise PasskeyError("user_handle_mismatch", "This passkey does not match its account.")
     try:
-        _refuse_cross_origin(bytes(parsed.response.client_data_json))
+        refuse_cross_origin(bytes(parsed.response.client_data_json))
         verified = verify_authentication_response(
             credential=parsed,
             expected_challenge=challenge,

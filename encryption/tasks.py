@@ -36,3 +36,7 @@ def escrow_expire_task() -> int:
     from encryption.escrow import escrow_expire_all
 
     return escrow_expire_all()
+
+
+# The recipient portal's tasks (code emails, reply notices): imported so workers register them.
+from encryption import portal_tasks  # noqa: E402, F401

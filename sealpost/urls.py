@@ -11,6 +11,7 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     # Recipients' pages: opt-in forms, confirmation, preference centre, unsubscribe (no sign-in).
     path("r/", include("consent.public_urls")),
+    path("secure/", include("encryption.portal_urls")),  # the escrow pickup portal (encryption.portal)
     path("audit/", include("audit.urls")),
     path("encryption/", include("encryption.urls")),
     path("baa/", include("baa.urls")),

@@ -344,6 +344,11 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     },
 }
 
+ESCROW_PORTAL_ROUTES = (
+    "start", "send_code", "code", "secret", "message", "reply", "link", "logo",
+    "passkey_options", "passkey_verify", "passkey_register_options", "passkey_register",
+)  # fmt: skip
+
 # Routes with a path parameter that do not address tenant data.
 NOT_TENANT_DATA: dict[str, str] = {
     "delivery:mailbox_message": "the local SMTP sink's dev mailbox; exists only in the embedded default",
@@ -356,6 +361,12 @@ NOT_TENANT_DATA: dict[str, str] = {
     "consent_public:confirm": "a recipient's confirmation secret; only its hash is stored, looked up in its organisation",
     "consent_public:preferences": "a recipient's signed preference-centre token (ids only), checked before any lookup",
     "consent_public:unsubscribe": "a recipient's signed unsubscribe token (ids only), checked before any lookup",
+    # The escrow pickup portal: the link token names the organisation; only its hash is stored and
+    # it is looked up in that organisation. Forged and foreign tokens: encryption/tests/test_portal.py.
+    **{
+        f"escrow_portal:{name}": "an escrowed message's link token (random, stored hashed), looked up in its organisation"
+        for name in ESCROW_PORTAL_ROUTES
+    },
 }
 
 
