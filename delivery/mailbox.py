@@ -14,7 +14,7 @@ from typing import cast
 
 from django.conf import settings
 
-from delivery.sink import ENVELOPE_FROM_HEADER, ENVELOPE_TO_HEADER
+from delivery.sink import ENVELOPE_FROM_HEADER, ENVELOPE_TO_HEADER, TRANSPORT_SECURITY_HEADER
 
 # Keys made by mailbox.Maildir: "<seconds>.M<microseconds>P<pid>Q<counter>.<hostname>". Only
 # characters a key can hold are accepted, so nothing path-like reaches the Maildir.
@@ -37,6 +37,13 @@ class MessageSummary:
     size: int
     envelope_from: str
     envelope_to: str
+    # How it reached the sink: "TLSv1.3 <cipher>", "none" (plaintext), or "" (stored before
+    # the sink recorded it).
+    transport_security: str = ""
+
+    @property
+    def over_tls(self) -> bool:
+        return self.transport_security.startswith("TLS")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,7 @@ def _summary(key: str, raw: bytes, message: EmailMessage) -> MessageSummary:
         size=len(raw),
         envelope_from=str(message[ENVELOPE_FROM_HEADER] or ""),
         envelope_to=str(message[ENVELOPE_TO_HEADER] or ""),
+        transport_security=str(message[TRANSPORT_SECURITY_HEADER] or ""),
     )
 
 

@@ -4,8 +4,17 @@ Four child processes on the same Python: the web server (gunicorn), a Celery wor
 and the local SMTP sink. Ctrl-C or SIGTERM stops them all (terminate, up to 10 s, then kill) and
 exits 0; if one dies on its own, the rest are stopped and the exit status is 1.
 
-Ports: SEALPOST_WEB_PORT (default 8000) and SEALPOST_SMTP_PORT (default 8025). The children get
-EMAIL_HOST/EMAIL_PORT pointing at the sink, so whatever the app sends lands in the dev mailbox.
+Ports: SEALPOST_WEB_PORT (default 8000), SEALPOST_SMTP_PORT (default 8025) and
+SEALPOST_SMTP_TLS_PORT (default 8026). The children get EMAIL_HOST/EMAIL_PORT pointing at the
+sink, so whatever the app sends lands in the dev mailbox.
+
+The demo's two recipient domains (``delivery.demo_tls``): the sink listens on both SMTP ports,
+the second offering STARTTLS with a certificate from a local demo CA made at first run under
+the var dir. The children get DELIVERY_MX_OVERRIDES routing ``verified.example.test`` to the
+STARTTLS listener and ``plain.example.test`` to the plain one, and DELIVERY_TLS_CA_FILE naming
+the demo CA, so mail to the first travels over verified TLS while PHI to the second goes to
+escrow (only a PHI-free notice reaches its MX).
+Once everything answers, both domains' TLS posture is probed in the background.
 """
 
 from __future__ import annotations
@@ -21,6 +30,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from delivery.demo_tls import DemoTls
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -37,6 +50,7 @@ POLL_SECONDS = 0.25
 class Config:
     web_port: int
     smtp_port: int
+    smtp_tls_port: int
     var_dir: Path
     dev_mailbox_enabled: bool
 
@@ -84,18 +98,29 @@ def load_config() -> Config:
     return Config(
         web_port=port_from_env("SEALPOST_WEB_PORT", 8000),
         smtp_port=port_from_env("SEALPOST_SMTP_PORT", 8025),
+        smtp_tls_port=port_from_env("SEALPOST_SMTP_TLS_PORT", 8026),
         var_dir=Path(settings.VAR_DIR),
         dev_mailbox_enabled=bool(settings.DEV_MAILBOX_ENABLED),
     )
 
 
-def child_specs(config: Config) -> list[ChildSpec]:
+def demo_tls(config: Config) -> DemoTls:
+    from delivery.demo_tls import ensure_demo_tls
+
+    return ensure_demo_tls(config.var_dir)
+
+
+def child_specs(config: Config, tls: DemoTls) -> list[ChildSpec]:
     """In start order; they are stopped in reverse. The sink comes up first and goes down last,
     so mail the worker is sending still lands; beat goes first so it queues nothing more."""
     python = sys.executable
     manage = str(BASE_DIR / "manage.py")
     return [
-        ChildSpec("smtp sink", [python, manage, "smtp_sink", "--host", HOST, "--port", str(config.smtp_port)]),
+        ChildSpec(
+            "smtp sink",
+            [python, manage, "smtp_sink", "--host", HOST, "--port", str(config.smtp_port),
+             "--starttls-port", str(config.smtp_tls_port), "--cert", str(tls.cert_file), "--key", str(tls.key_file)],
+        ),
         ChildSpec(
             "celery worker",
             [python, "-m", "celery", "-A", "sealpost", "worker", "--loglevel", "INFO", "--concurrency", "2",
@@ -115,13 +140,28 @@ def child_specs(config: Config) -> list[ChildSpec]:
     ]  # fmt: skip
 
 
-def child_environment(config: Config) -> dict[str, str]:
+def demo_delivery_environment(config: Config, tls: DemoTls) -> dict[str, str]:
+    """DELIVERY_MX_OVERRIDES with the demo domains routed to the sink (domains the developer
+    routed elsewhere keep their route) and DELIVERY_TLS_CA_FILE naming the demo CA (unless one
+    is configured: then the developer's CA wins and the verified domain shows unverified)."""
+    from django.conf import settings
+
+    from delivery.demo_tls import demo_mx_overrides
+
+    demo = demo_mx_overrides(plain_port=config.smtp_port, starttls_port=config.smtp_tls_port)
+    values = {"DELIVERY_MX_OVERRIDES": json.dumps({**demo, **(settings.DELIVERY_MX_OVERRIDES or {})})}
+    values["DELIVERY_TLS_CA_FILE"] = settings.DELIVERY_TLS_CA_FILE or str(tls.ca_file)
+    return values
+
+
+def child_environment(config: Config, tls: DemoTls) -> dict[str, str]:
     env = dict(os.environ)
     # settings refuse NAME and NAME_FILE together, so drop any file variant we override.
-    for name in ("EMAIL_HOST", "EMAIL_PORT"):
+    for name in ("EMAIL_HOST", "EMAIL_PORT", "DELIVERY_MX_OVERRIDES", "DELIVERY_TLS_CA_FILE"):
         env.pop(f"{name}_FILE", None)
     env["EMAIL_HOST"] = HOST
     env["EMAIL_PORT"] = str(config.smtp_port)
+    env.update(demo_delivery_environment(config, tls))
     # Passkeys need a host name, not an IP address, as their relying party: the site is
     # http://localhost:PORT (which the web server on 127.0.0.1 answers).
     env.setdefault("SITE_URL", site_url(config))
@@ -193,7 +233,7 @@ def wait_until_ready(children: list[Child], stop_request: StopRequest, config: C
     while time.monotonic() < deadline:
         if stop_request.requested or first_dead(children) is not None:
             return False
-        if port_answers(config.web_port) and port_answers(config.smtp_port):
+        if all(port_answers(port) for port in (config.web_port, config.smtp_port, config.smtp_tls_port)):
             return settle(children, stop_request)
         time.sleep(POLL_SECONDS)
     print(f"The web server did not answer within {READY_TIMEOUT_SECONDS:.0f} s; still waiting.", file=sys.stderr)
@@ -214,22 +254,40 @@ def demo_logins_text(var_dir: Path) -> list[str]:
     return lines
 
 
+def queue_demo_posture_probes() -> None:
+    """Ask the worker to probe the demo domains now (the sink answers by then), so the Recipient
+    domains page and the first demo campaign find a fresh posture."""
+    from delivery.demo_tls import DEMO_RECIPIENT_DOMAINS
+    from sealpost.celery import app
+
+    try:
+        for domain in DEMO_RECIPIENT_DOMAINS:
+            app.send_task("delivery.probe_domain_posture", args=[domain])
+    except Exception as exc:  # the demo still works: the pipeline queues its own probes
+        print(f"Could not queue the demo domains' TLS probes ({type(exc).__name__}).", file=sys.stderr)
+
+
 def site_url(config: Config) -> str:
     return f"http://localhost:{config.web_port}"
 
 
 def banner(config: Config) -> str:
     url = f"{os.environ.get('SITE_URL') or site_url(config)}/"
+    from delivery.demo_tls import DEMO_PLAIN_DOMAIN, DEMO_VERIFIED_DOMAIN
+
+    sink = f"SMTP sink on {HOST}:{config.smtp_port}, with STARTTLS on {config.smtp_tls_port}"
     if config.dev_mailbox_enabled:
-        mailbox = f"  Dev mailbox:  {url}dev/mailbox/   (SMTP sink on {HOST}:{config.smtp_port})"
+        mailbox = f"  Dev mailbox:  {url}dev/mailbox/   ({sink})"
     else:
-        mailbox = f"  Dev mailbox:  disabled (SEALPOST_DEV_MAILBOX); SMTP sink on {HOST}:{config.smtp_port}"
+        mailbox = f"  Dev mailbox:  disabled (SEALPOST_DEV_MAILBOX); {sink}"
     rule = "=" * 72
     lines = [
         rule,
         "  Sealpost is running (embedded default)",
         f"  Web:          {url}",
         mailbox,
+        f"  Recipients:   {DEMO_VERIFIED_DOMAIN} (verified TLS), {DEMO_PLAIN_DOMAIN} (no TLS: PHI to escrow)",
+        f"                TLS posture: {url}delivery/domains/",
         "",
         *demo_logins_text(config.var_dir),
         "",
@@ -272,7 +330,15 @@ def main() -> int:
     except EnvError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
-    for variable, port in (("SEALPOST_WEB_PORT", config.web_port), ("SEALPOST_SMTP_PORT", config.smtp_port)):
+    ports = (
+        ("SEALPOST_WEB_PORT", config.web_port),
+        ("SEALPOST_SMTP_PORT", config.smtp_port),
+        ("SEALPOST_SMTP_TLS_PORT", config.smtp_tls_port),
+    )
+    if len({port for _, port in ports}) < len(ports):
+        print("SEALPOST_WEB_PORT, SEALPOST_SMTP_PORT and SEALPOST_SMTP_TLS_PORT must differ.", file=sys.stderr)
+        return 2
+    for variable, port in ports:
         if not port_is_free(port):
             print(f"Port {port} on {HOST} is in use; set {variable} to another port.", file=sys.stderr)
             return 2
@@ -282,8 +348,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop_request)
     children: list[Child] = []
     try:
-        start(child_specs(config), child_environment(config), children)
+        tls = demo_tls(config)
+        start(child_specs(config, tls), child_environment(config, tls), children)
         if wait_until_ready(children, stop_request, config):
+            queue_demo_posture_probes()
             print(banner(config), flush=True)
         return supervise(children, stop_request)
     finally:

@@ -1,4 +1,5 @@
-"""The demo organisations for ``make run``: obviously synthetic people at example domains."""
+"""The demo organisations for ``make run``: obviously synthetic people at example domains (the
+demo's two recipient domains, one with verified TLS and one without: ``delivery.demo``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from django.db import transaction
 from authn.models import User
 from baa.demo import seed_demo_baa
 from consent.demo import seed_demo_consent
-from delivery.demo import seed_demo_sending_domain
+from delivery.demo import (
+    demo_contact_email,
+    seed_demo_campaign,
+    seed_demo_recipient_domains,
+    seed_demo_sending_domain,
+)
 from encryption.fields import blind_index_for
 from segments.models import Contact
 from segments.search_index import contact_index_refresh
@@ -64,7 +70,7 @@ def _contacts(tenant: Organisation, slug: str) -> int:
     existing = set(Contact.objects.for_tenant(tenant).values_list("email_index", flat=True))
     new = []
     for number in range(1, DEMO_CONTACTS + 1):
-        email = f"patient{number:04d}@{slug}.example.com"
+        email = demo_contact_email(number)
         if blind_index_for(Contact, "email_index", tenant, email) in existing:
             continue
         new.append(
@@ -106,6 +112,15 @@ def seed_demo() -> dict[str, object]:
                 tenant=tenant, slug=slug, admin=next(user for user, role in users if role == Role.ADMIN)
             )
             seed_demo_consent(tenant=tenant, slug=slug)
+            seed_demo_recipient_domains(tenant=tenant)
+            if index == 0:  # the organisation with a marketer and a compliance officer
+                roles = {role: user for user, role in users}
+                seed_demo_campaign(
+                    tenant=tenant,
+                    slug=slug,
+                    marketer=roles[Role.MARKETER],
+                    compliance=roles[Role.COMPLIANCE_OFFICER],
+                )
     return {
         "password": DEMO_PASSWORD,
         "users": [{"email": demo.email, "role": demo.role.label} for demo in DEMO_USERS],

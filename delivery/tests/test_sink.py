@@ -153,3 +153,32 @@ def test_management_command_reports_a_busy_port(tmp_path: Path):
         )
     assert result.returncode != 0
     assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_sink_records_whether_a_message_arrived_over_tls(maildir: Path, tmp_path: Path):
+    """The demo's two listeners: the dev mailbox shows TLS version and cipher, or plaintext."""
+    import ssl
+
+    from delivery.demo_tls import DEMO_MX_HOST, ensure_demo_tls
+    from delivery.sink import TRANSPORT_SECURITY_HEADER, starttls_context
+
+    tls = ensure_demo_tls(tmp_path / "var")
+    plain = start_sink("127.0.0.1", free_port(), maildir)
+    secure = start_sink("127.0.0.1", free_port(), maildir, tls_context=starttls_context(tls.cert_file, tls.key_file))
+    try:
+        _send(plain, _message("Over plaintext"), sender="a@clinic.example", recipients=["plain@example.org"])
+        # By the name the demo certificate is issued for (it resolves to the loopback address).
+        with smtplib.SMTP(DEMO_MX_HOST, secure.port, timeout=10) as client:
+            client.starttls(context=ssl.create_default_context(cafile=str(tls.ca_file)))
+            client.send_message(_message("Over TLS"), from_addr="a@clinic.example", to_addrs=["tls@example.org"])
+    finally:
+        secure.stop()
+        plain.stop()
+    by_subject = {m.subject: m for m in mailbox_list(maildir=maildir)}
+    assert by_subject["Over plaintext"].transport_security == "none"
+    assert not by_subject["Over plaintext"].over_tls
+    protocol, cipher = by_subject["Over TLS"].transport_security.split(" ", 1)
+    assert protocol in ("TLSv1.2", "TLSv1.3") and cipher
+    assert by_subject["Over TLS"].over_tls
+    detail = mailbox_get(message_id=by_subject["Over TLS"].id, maildir=maildir)
+    assert (TRANSPORT_SECURITY_HEADER, by_subject["Over TLS"].transport_security) in detail.headers
