@@ -364,34 +364,27 @@ def messages_skip_revoked(
     now: datetime | None = None,
 ) -> list[int]:
     """Re-check consent for the campaign's purpose, suppression and (marketing) authorisation of
-    a batch's recipients in one query (``consent.selectors.sendable_contacts``), and move the
+    a batch's recipients (``consent.selectors.sendable_contact_ids``), and move the
     messages whose recipient may no longer be sent to (or was removed) to ``skipped``; returns
     their ids. Queued and deferred messages are skipped whoever asks; ``sending`` ones only for
     their lease ``owner`` and only before hand-off."""
-    from consent.selectors import sendable_contacts
-    from segments.models import Contact
+    from consent.selectors import sendable_contact_ids
 
     require_tenant_is_current(tenant)
     id_list = list(dict.fromkeys(int(i) for i in ids))
     if not id_list:
         return []
     at = _now(now)
-    # The batch's contacts are read first and given to the consent query as literals: as one
-    # nested sub-select it took minutes per batch right after a large launch (stale statistics).
+    # The batch's contacts are read first and checked by separate lookups on literal lists: as
+    # one query with sub-selects it took a minute per batch right after a large import (stale
+    # statistics, autovacuum off or behind).
     pairs = list(
         Message.objects.for_tenant(tenant)
         .filter(campaign_id=campaign.pk, id__in=id_list)
         .values_list("id", "contact_id")
     )
     contact_ids = [contact_id for _, contact_id in pairs if contact_id is not None]
-    allowed = set(
-        sendable_contacts(
-            tenant=tenant,
-            purpose=campaign.purpose,
-            contacts=Contact.objects.for_tenant(tenant).filter(pk__in=contact_ids),
-            at=at,
-        ).values_list("pk", flat=True)
-    )
+    allowed = sendable_contact_ids(tenant=tenant, purpose=campaign.purpose, contact_ids=contact_ids, at=at)
     refused = [message_id for message_id, contact_id in pairs if contact_id not in allowed]
     if not refused:
         return []

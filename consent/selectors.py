@@ -5,8 +5,10 @@ a revocation, an unsubscribe or a suppression after launch wins."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -110,6 +112,44 @@ def sendable_contacts(
         today = timezone.localdate(at) if at else timezone.localdate()
         authorised = _valid_authorisations(tenant, purpose, today).filter(contact=OuterRef("pk"))
         allowed = allowed.filter(Exists(authorised))
+    return allowed
+
+
+def sendable_contact_ids(
+    *, tenant: Organisation, purpose: str, contact_ids: Iterable[Any], at: datetime | None = None
+) -> set[Any]:
+    """The ids among ``contact_ids`` (a batch, a few hundred) that ``sendable_contacts`` would
+    keep, by separate lookups on literal lists (consents, suppressions, authorisations) instead
+    of one query with correlated sub-selects, whose plan depends on table statistics: right
+    after a large import, before the tables were analysed, that query took a minute a batch.
+    The send pipeline re-checks each batch with this."""
+    require_tenant_is_current(tenant)
+    wanted = list(dict.fromkeys(contact_ids))
+    if not wanted:
+        return set()
+    try:
+        info = purpose_get(tenant=tenant, key=purpose)
+    except UnknownPurpose:
+        return set()
+    indexes = dict(Contact.objects.for_tenant(tenant).filter(pk__in=wanted).values_list("pk", "email_index"))
+    granted = set(
+        ContactConsent.objects.for_tenant(tenant)
+        .filter(contact_id__in=list(indexes), purpose=purpose, status=ConsentStatus.GRANTED)
+        .values_list("contact_id", flat=True)
+    )
+    suppressed = set(
+        Suppression.objects.for_tenant(tenant)
+        .filter(email_index__in=[indexes[c] for c in granted])
+        .values_list("email_index", flat=True)
+    )
+    allowed = {c for c in granted if indexes[c] not in suppressed}
+    if info.is_marketing and allowed:
+        today = timezone.localdate(at) if at else timezone.localdate()
+        allowed &= set(
+            _valid_authorisations(tenant, purpose, today)
+            .filter(contact_id__in=list(allowed))
+            .values_list("contact_id", flat=True)
+        )
     return allowed
 
 

@@ -18,6 +18,7 @@ from consent.selectors import (
     contact_consent_statuses,
     expiring_authorisations,
     send_decision,
+    sendable_contact_ids,
     sendable_contacts,
 )
 from consent.services import (
@@ -333,6 +334,38 @@ def test_sendable_contacts_matches_send_decision(world):
         )
     expected = {p.pk for p in people if _decision(tenant, p, "marketing").allowed}
     assert chosen == expected == {people[0].pk, people[3].pk}
+
+
+@pytest.mark.parametrize("purpose", ["marketing", "appointment_reminders", "no_such_purpose"])
+def test_sendable_contact_ids_agrees_with_sendable_contacts(world, purpose):
+    """The send pipeline's per-batch check (separate lookups) keeps exactly whom the launch's
+    one-query check keeps, for a marketing purpose (authorisations), another, and an unknown."""
+    tenant = world.a.tenant
+    people = [make_contact(tenant) for _ in range(7)]
+    for person in people[:5]:
+        _set(tenant, person, "marketing", ConsentStatus.GRANTED)
+        _set(tenant, person, "appointment_reminders", ConsentStatus.GRANTED)
+    _set(tenant, people[5], "appointment_reminders", ConsentStatus.REVOKED)
+    authorise(tenant, people[0])
+    authorise(tenant, people[2])
+    authorise(tenant, people[6])  # authorised, no consent
+    with tenant_context(tenant):
+        suppression_add(tenant=tenant, actor=STAFF, email=people[2].email, reason=SuppressionReason.COMPLAINT)
+        one_query = set(
+            sendable_contacts(tenant=tenant, purpose=purpose, contacts=Contact.objects.all()).values_list(
+                "pk", flat=True
+            )
+        )
+        batch = sendable_contact_ids(tenant=tenant, purpose=purpose, contact_ids=[p.pk for p in people])
+    assert batch == one_query
+    assert (
+        batch
+        == {
+            "marketing": {people[0].pk},
+            "appointment_reminders": {people[0].pk, people[1].pk, people[3].pk, people[4].pk},
+            "no_such_purpose": set(),
+        }[purpose]
+    )
 
 
 def test_unencrypted_email_needs_the_warning_and_is_recorded(world):
