@@ -50,6 +50,11 @@ class TenantRecipientDomain(TenantModel):
     domain = models.CharField(max_length=253)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField()
+    # A member asked for a check now; the probe runs in a task and clears these.
+    check_requested_at = models.DateTimeField(null=True, blank=True)
+    check_requested_by = models.ForeignKey(
+        "authn.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-last_used_at"]

@@ -1253,6 +1253,7 @@ class RecipientDomainRow:
     domain: str
     last_used_at: datetime
     posture: TlsPosture | None
+    checking: bool = False  # a member asked for a check and its probe has not finished
 
 
 def recipient_domain_touch(*, tenant: Any, domain: str, now: datetime | None = None) -> TenantRecipientDomain:
@@ -1272,11 +1273,10 @@ def recipient_domain_touch(*, tenant: Any, domain: str, now: datetime | None = N
     return row
 
 
-def recipient_domain_check(*, tenant: Any, user: Any, domain: str) -> TlsPosture:
-    """Check ``domain`` now for ``tenant``'s member ``user``: a fresh probe (so the time shown is
-    this check's, and a cached answer cannot reveal that someone else mails there), the domain
-    added to the organisation's list, audited. InvalidDomain or CheckRateLimited otherwise."""
-    from audit.services import Target, actor_for_user, record
+def recipient_domain_check_request(*, tenant: Any, user: Any, domain: str) -> TenantRecipientDomain:
+    """A member asks to check ``domain`` now: the domain joins the organisation's list marked
+    "checking", and a task probes it (a probe takes seconds, up to a minute for a server that
+    does not answer: no request waits for it). InvalidDomain or CheckRateLimited otherwise."""
     from tenants.context import require_tenant_is_current
 
     require_tenant_is_current(tenant)
@@ -1290,16 +1290,51 @@ def recipient_domain_check(*, tenant: Any, user: Any, domain: str) -> TlsPosture
         count = 1
     if count > settings.DELIVERY_DOMAIN_CHECKS_PER_HOUR:
         raise CheckRateLimited
-    posture = domain_posture(domain, refresh=True)
+    now = timezone.now()
     with transaction.atomic():
-        row = recipient_domain_touch(tenant=tenant, domain=domain, now=posture.checked_at)
-        record(
-            tenant=tenant,
-            action="delivery.domain_checked",
-            actor=actor_for_user(user),
-            target=Target.of(row),
-            details={"tls": posture.tls, "delivery_refused": posture.delivery_refused},
-        )
+        row = recipient_domain_touch(tenant=tenant, domain=domain, now=now)
+        row.check_requested_at, row.check_requested_by = now, user
+        row.save(update_fields=["check_requested_at", "check_requested_by"])
+        from delivery.tasks import recipient_domain_check_task
+
+        tenant_id, row_id = tenant.pk, row.pk
+        transaction.on_commit(lambda: recipient_domain_check_task.delay(tenant_id, str(row_id)))
+    return row
+
+
+def recipient_domain_check_run(*, tenant: Any, row_id: Any) -> TlsPosture | None:
+    """The task's body: a fresh probe of the requested domain (outside any tenant transaction:
+    the posture is a public fact kept once), then, in the tenant, the result is audited for the
+    member who asked (a cached answer could reveal that someone else mails there, so the time
+    shown is this check's) and the request cleared. Never leaves a row "checking"."""
+    from audit.services import Target, actor_for_user, record, system_actor
+    from tenants.context import tenant_context
+
+    with tenant_context(tenant):
+        row = TenantRecipientDomain.objects.for_tenant(tenant).filter(pk=row_id).first()
+        if row is None or row.check_requested_at is None:
+            return None
+        domain, requested_at = row.domain, row.check_requested_at
+    posture = None
+    try:
+        posture = domain_posture(domain, refresh=True)
+    finally:
+        with tenant_context(tenant), transaction.atomic():
+            row = TenantRecipientDomain.objects.for_tenant(tenant).select_for_update().filter(pk=row_id).first()
+            if row is not None and row.check_requested_at == requested_at:
+                user = row.check_requested_by
+                row.check_requested_at, row.check_requested_by = None, None
+                if posture is not None and row.last_used_at < posture.checked_at:
+                    row.last_used_at = posture.checked_at
+                row.save(update_fields=["check_requested_at", "check_requested_by", "last_used_at"])
+                if posture is not None:
+                    record(
+                        tenant=tenant,
+                        action="delivery.domain_checked",
+                        actor=actor_for_user(user) if user is not None else system_actor("delivery.posture"),
+                        target=Target.of(row),
+                        details={"tls": posture.tls, "delivery_refused": posture.delivery_refused},
+                    )
     return posture
 
 
@@ -1314,7 +1349,10 @@ def recipient_domains(*, tenant: Any, limit: int = 200) -> list[RecipientDomainR
         row.domain: _row_posture(row)
         for row in DomainTlsPosture.objects.filter(domain__in=[r.domain for r in rows]).only("domain", "data")
     }
-    return [RecipientDomainRow(r.domain, r.last_used_at, stored.get(r.domain)) for r in rows]
+    return [
+        RecipientDomainRow(r.domain, r.last_used_at, stored.get(r.domain), r.check_requested_at is not None)
+        for r in rows
+    ]
 
 
 def policy_posture(posture: TlsPosture) -> DomainPosture:

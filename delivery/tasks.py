@@ -25,6 +25,16 @@ def probe_domain_posture_task(domain: str) -> str:
     return domain_posture(domain, refresh=True).tls
 
 
+@shared_task(name="delivery.recipient_domain_check", acks_late=True)
+def recipient_domain_check_task(tenant_id: int, row_id: str) -> str:
+    """A member's "check now" on the Recipient domains page: probe, audit, clear the request."""
+    from delivery.posture import recipient_domain_check_run
+    from tenants.tasks import organisation_for_task
+
+    posture = recipient_domain_check_run(tenant=organisation_for_task(tenant_id), row_id=row_id)
+    return posture.tls if posture is not None else "nothing to do"
+
+
 # --- The send pipeline (delivery.pipeline) ------------------------------------------------------
 #
 # Thin tasks: ids only (never PHI), late acks and reject-on-worker-lost, so a batch whose worker

@@ -8,6 +8,7 @@ app_name = "delivery"
 urlpatterns = [
     path("delivery/domains/", views.domain_list, name="domain_list"),
     path("delivery/domains/check/", views.domain_check, name="domain_check"),
+    path("delivery/domains/rows/", views.domain_rows, name="domain_rows"),
     path("delivery/sending-domains/", views.sending_domain_list_view, name="sending_domain_list"),
     path("delivery/sending-domains/add/", views.sending_domain_add_view, name="sending_domain_add"),
     path("delivery/sending-domains/<uuid:domain_id>/", views.sending_domain_detail, name="sending_domain_detail"),

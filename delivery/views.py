@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from delivery.mailbox import MessageNotFound, is_valid_message_id, mailbox_get, mailbox_list
 from delivery.models import SendingDomainStatus
-from delivery.posture import CheckRateLimited, InvalidDomain, recipient_domain_check, recipient_domains
+from delivery.posture import CheckRateLimited, InvalidDomain, recipient_domain_check_request, recipient_domains
 from delivery.sending_domains import (
     SendingDomainError,
     sending_domain_add,
@@ -69,13 +69,13 @@ def mailbox_message(request: HttpRequest, message_id: str) -> HttpResponse:
     return render(request, "delivery/mailbox_message.html", {"message": message})
 
 
+def _domains_context(request: TenantRequest) -> dict[str, Any]:
+    rows = recipient_domains(tenant=request.tenant, limit=DOMAINS_SHOWN)
+    return {"rows": rows, "shown_limit": DOMAINS_SHOWN, "checking": any(row.checking for row in rows)}
+
+
 def _domains_page(request: TenantRequest, *, domain: str = "", error: str = "", status: int = 200) -> HttpResponse:
-    context = {
-        "rows": recipient_domains(tenant=request.tenant, limit=DOMAINS_SHOWN),
-        "domain": domain,
-        "error": error,
-        "shown_limit": DOMAINS_SHOWN,
-    }
+    context = {**_domains_context(request), "domain": domain, "error": error}
     return render(request, "delivery/domains.html", context, status=status)
 
 
@@ -86,20 +86,25 @@ def domain_list(request: TenantRequest) -> HttpResponse:
     return _domains_page(request)
 
 
+@require_GET
+@require_permission("delivery.domains.view")
+def domain_rows(request: TenantRequest) -> HttpResponse:
+    """The table alone, polled by the page while a check runs."""
+    return render(request, "delivery/_domain_rows.html", _domains_context(request))
+
+
 @require_POST
 @require_permission("delivery.domains.view")
 def domain_check(request: TenantRequest) -> HttpResponse:
-    """Check one domain now: a fresh probe, then back to the list (or the form with its error)."""
+    """Ask for a check now: the probe runs in the background and the list shows it until done."""
     domain = request.POST.get("domain", "")[:300]
     try:
-        posture = recipient_domain_check(tenant=request.tenant, user=request.user, domain=domain)
+        row = recipient_domain_check_request(tenant=request.tenant, user=request.user, domain=domain)
     except InvalidDomain as invalid:
         return _domains_page(request, domain=domain, error=str(invalid), status=400)
     except CheckRateLimited:
         return _domains_page(request, domain=domain, error="Too many checks this hour; try again later.", status=429)
-    outcome = {"verified": "verified TLS", "unverified": "TLS without verification", "none": "no TLS"}[posture.tls]
-    refused = " Delivery to it is refused." if posture.delivery_refused else ""
-    messages.success(request, f"Checked {posture.domain}: {outcome}.{refused}")
+    messages.success(request, f"Checking {row.domain} now: the result appears in the list below in a few seconds.")
     return redirect("delivery:domain_list")
 
 
