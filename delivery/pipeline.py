@@ -66,7 +66,8 @@ from campaigns.models import Campaign, Message, MessageStatus
 from delivery import posture as posture_module
 from delivery.mime import InvalidHeader, build_message, message_id_for
 from delivery.smtp_replies import Outcome, Status, give_up_after, next_attempt_delay
-from delivery.transport import Envelope, SmtpTransport
+from delivery.transport import Envelope
+from delivery.transports import Transport, configured_transport
 from encryption.dlp.findings import LEVEL_PHI, Classification
 from encryption.protection import (
     BLOCK,
@@ -125,16 +126,16 @@ def worker_owner(task_id: str | None) -> str:
 
 # --- The transport, one per worker process ------------------------------------------------------
 
-_transport: SmtpTransport | None = None
+_transport: Transport | None = None
 _transport_lock = threading.Lock()
 
 
-def default_transport() -> SmtpTransport:
-    """One ``SmtpTransport`` per process: its pooled connections are reused across batches."""
+def default_transport() -> Transport:
+    """One transport per process (``DELIVERY_TRANSPORT``): its pooled connections are reused across batches."""
     global _transport
     with _transport_lock:
         if _transport is None:
-            _transport = SmtpTransport()
+            _transport = configured_transport()
         return _transport
 
 

@@ -9,12 +9,16 @@ so "verified" through SES means "TLS required by SES", weaker than ``SmtpTranspo
 docs/delivery-transport.md). A ``verified`` envelope is refused (``tls_failed``, nothing sent)
 unless a configuration set is configured and, when checked, requires TLS.
 
-Notifications: SNS posts a JSON envelope whose ``Message`` is the SES event JSON. The envelope's
-signature is verified (SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA) with the certificate
-at ``SigningCertURL``, which must be an https URL on ``sns.<region>.amazonaws.com`` (fetched with
-certificate verification, cached; the fetcher is injectable for tests).
+Notifications: SNS posts a JSON envelope whose ``Message`` is the SES event JSON. The topic must
+be one we subscribe to (checked first, before anything is fetched); the envelope's signature is
+verified (SignatureVersion 1: SHA1withRSA, 2: SHA256withRSA) with the certificate at
+``SigningCertURL``, which must be an https URL on ``sns.<the topic's region>.amazonaws.com``
+(fetched with certificate verification, cached; the fetcher is injectable for tests).
 ``ses_event_apply`` applies a bounce or complaint to the message its Message-ID header names,
 through the services inbound DSN and ARF reports use (``delivery.inbound_feedback``).
+``sns_post_handle`` is all of it for one POST (``delivery.ses_views``): a subscription
+confirmation for an allowed topic is confirmed by fetching its ``SubscribeURL``, which must be
+``https://sns.<the topic's region>.amazonaws.com/?Action=ConfirmSubscription&TopicArn=<it>...``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -154,6 +158,11 @@ class SnsError(ValueError):
     """The notification is malformed or its signature does not verify; names no data."""
 
 
+class SnsUntrusted(SnsError):
+    """Well-formed, but not provably from one of our SNS topics: an unknown topic, a signing
+    certificate or subscribe URL not on SNS, or a signature that does not verify."""
+
+
 @dataclass(frozen=True)
 class SnsEnvelope:
     type: str  # Notification, SubscriptionConfirmation, UnsubscribeConfirmation
@@ -189,14 +198,49 @@ class SesEvent:
         return any(r.suppress for r in self.recipients)
 
 
-def is_sns_cert_url(url: str) -> bool:
+def topic_region(topic_arn: str) -> str | None:
+    """The region of an SNS topic ARN (``arn:aws:sns:<region>:<account>:<name>``)."""
+    parts = topic_arn.split(":")
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sns" or not parts[3]:
+        return None
+    return parts[3]
+
+
+def _is_sns_host_url(url: str, region: str | None) -> bool:
+    """An https URL on ``sns.<region>.amazonaws.com[.cn]`` (any region when ``region`` is None),
+    default port, no user info."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    if parts.scheme != "https" or port is not None or parts.username is not None or parts.password is not None:
+        return False
+    if _SNS_CERT_HOST.fullmatch(host) is None:
+        return False
+    return region is None or host in (f"sns.{region}.amazonaws.com", f"sns.{region}.amazonaws.com.cn")
+
+
+def is_sns_cert_url(url: str, region: str | None = None) -> bool:
+    return _is_sns_host_url(url, region) and urlsplit(url).path.endswith(".pem")
+
+
+def is_sns_subscribe_url(url: str, topic_arn: str) -> bool:
+    """Whether ``url`` confirms a subscription to ``topic_arn`` on that topic's own SNS
+    endpoint: ``https://sns.<region>.amazonaws.com/?Action=ConfirmSubscription&TopicArn=...``."""
+    region = topic_region(topic_arn)
+    if region is None or not _is_sns_host_url(url, region):
+        return False
     parts = urlsplit(url)
+    query = parse_qs(parts.query, keep_blank_values=True)
     return (
-        parts.scheme == "https"
-        and parts.port is None
-        and parts.username is None
-        and _SNS_CERT_HOST.fullmatch(parts.hostname or "") is not None
-        and parts.path.endswith(".pem")
+        parts.path in ("", "/")
+        and not parts.fragment
+        and query.get("Action") == ["ConfirmSubscription"]
+        and query.get("TopicArn") == [topic_arn]
+        and len(query.get("Token", [])) == 1
+        and bool(query["Token"][0])
     )
 
 
@@ -220,10 +264,11 @@ def string_to_sign(envelope: dict[str, Any]) -> bytes:
 
 
 def verify_sns_signature(envelope: dict[str, Any], *, fetch_cert: Callable[[str], bytes] = fetch_signing_cert) -> None:
-    """Raises SnsError unless ``envelope`` is signed by the certificate at an SNS URL."""
+    """Raises SnsUntrusted unless ``envelope`` is signed by the certificate at an SNS URL of
+    its topic's region (any SNS region if the topic names none)."""
     url = str(envelope.get("SigningCertURL") or envelope.get("SigningCertUrl") or "")
-    if not is_sns_cert_url(url):
-        raise SnsError("the signing certificate URL is not an SNS https URL")
+    if not is_sns_cert_url(url, topic_region(str(envelope.get("TopicArn", "")))):
+        raise SnsUntrusted("the signing certificate URL is not an SNS https URL of the topic's region")
     version = str(envelope.get("SignatureVersion", ""))
     algorithm: hashes.HashAlgorithm
     if version == "1":
@@ -231,19 +276,19 @@ def verify_sns_signature(envelope: dict[str, Any], *, fetch_cert: Callable[[str]
     elif version == "2":
         algorithm = hashes.SHA256()
     else:
-        raise SnsError("unsupported SNS signature version")
+        raise SnsUntrusted("unsupported SNS signature version")
     try:
         signature = base64.b64decode(str(envelope.get("Signature", "")), validate=True)
         certificate = x509.load_pem_x509_certificate(fetch_cert(url))
     except (ValueError, OSError):
-        raise SnsError("the signature or the signing certificate cannot be read") from None
+        raise SnsUntrusted("the signature or the signing certificate cannot be read") from None
     key = certificate.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
-        raise SnsError("the signing certificate is not RSA")
+        raise SnsUntrusted("the signing certificate is not RSA")
     try:
         key.verify(signature, string_to_sign(envelope), padding.PKCS1v15(), algorithm)
     except InvalidSignature:
-        raise SnsError("the SNS signature does not verify") from None
+        raise SnsUntrusted("the SNS signature does not verify") from None
 
 
 def parse_sns_envelope(
@@ -261,11 +306,12 @@ def parse_sns_envelope(
         raise SnsError("the SNS body is not JSON") from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("Message"), str):
         raise SnsError("the SNS body has no Message")
+    topic = str(envelope.get("TopicArn", ""))
+    # The topic first: an unknown one is refused before any certificate is fetched.
+    if topic_arns is not None and topic not in set(topic_arns):
+        raise SnsUntrusted("the notification is from a topic we do not subscribe to")
     if verify:
         verify_sns_signature(envelope, fetch_cert=fetch_cert)
-    topic = str(envelope.get("TopicArn", ""))
-    if topic_arns is not None and topic not in set(topic_arns):
-        raise SnsError("the notification is from a topic we do not subscribe to")
     return SnsEnvelope(
         type=str(envelope.get("Type")),
         message_id=str(envelope.get("MessageId", "")),
@@ -334,8 +380,8 @@ def parse_ses_event(message: str | dict[str, Any]) -> SesEvent:
 
 
 def ses_event_from_sns(body: bytes | str | dict[str, Any], **options: Any) -> SesEvent | None:
-    """An SNS POST as an SES event; ``None`` for subscription (un)confirmations, which an
-    operator confirms deliberately rather than this code following the URL."""
+    """An SNS POST as an SES event; ``None`` for subscription (un)confirmations (which
+    ``sns_post_handle`` confirms for allowed topics)."""
     envelope = parse_sns_envelope(body, **options)
     if envelope.type != "Notification":
         return None
@@ -418,6 +464,75 @@ def ses_event_apply(event: SesEvent) -> SesApplied:
     return applied
 
 
+# --- One SNS POST (the endpoint, delivery.ses_views) ---------------------------------------------
+
+CONFIRM_TIMEOUT_SECONDS = 5
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is an error: the URL was checked, its target was not
+
+
+def fetch_subscribe_url(url: str) -> None:
+    """GET an SNS ``SubscribeURL`` (checked by the caller) over verified HTTPS, no redirects;
+    raises OSError unless SNS answers 200."""
+    opener = urllib.request.build_opener(_NoRedirects)
+    with opener.open(url, timeout=CONFIRM_TIMEOUT_SECONDS) as response:  # https on sns.<region> only
+        response.read(64 * 1024)
+        if response.status != 200:
+            raise OSError(f"SNS answered {response.status}")
+
+
+@dataclass(frozen=True)
+class SnsHandled:
+    """What one SNS POST did: ``kind`` is ``applied`` (an SES bounce or complaint, ``applied``
+    says to what), ``ignored`` (another SES event, or a notification that is not SES JSON),
+    ``confirmed`` or ``unsubscribed``; ``message_id`` is the SNS MessageId."""
+
+    kind: str
+    message_id: str
+    event_kind: str = ""
+    applied: SesApplied | None = None
+
+
+def sns_post_handle(
+    body: bytes,
+    *,
+    topic_arns: Iterable[str],
+    fetch_cert: Callable[[str], bytes] = fetch_signing_cert,
+    fetch_url: Callable[[str], None] = fetch_subscribe_url,
+    seen: Callable[[str], bool] = lambda message_id: False,
+) -> SnsHandled:
+    """Verify one SNS POST (topic, then signature) and act on it. Raises ``SnsUntrusted``
+    (unknown topic, bad signature, a certificate or subscribe URL not on SNS), ``SnsError``
+    (malformed), or OSError (a confirmation SNS did not accept: SNS sends it again).
+    ``seen(message_id)``: an SNS message handled before (SNS may deliver one twice) is not
+    applied again."""
+    envelope = parse_sns_envelope(body, fetch_cert=fetch_cert, topic_arns=list(topic_arns))
+    if envelope.type == "SubscriptionConfirmation":
+        url = envelope.subscribe_url or ""
+        if not is_sns_subscribe_url(url, envelope.topic_arn):
+            raise SnsUntrusted("the subscribe URL is not the topic's SNS confirmation URL")
+        fetch_url(url)
+        return SnsHandled("confirmed", envelope.message_id)
+    if envelope.type == "UnsubscribeConfirmation":
+        return SnsHandled("unsubscribed", envelope.message_id)
+    if seen(envelope.message_id):
+        return SnsHandled("ignored", envelope.message_id, event_kind="duplicate")
+    try:
+        event = parse_ses_event(envelope.message)
+    except SnsError:
+        return SnsHandled("ignored", envelope.message_id, event_kind="not_ses")
+    if event.kind not in ("bounce", "complaint"):
+        return SnsHandled("ignored", envelope.message_id, event_kind=event.kind[:32])
+    from django.db import transaction
+
+    with transaction.atomic():  # the bounce or complaint and its suppression, or nothing
+        applied = ses_event_apply(event)
+    return SnsHandled("applied", envelope.message_id, event_kind=event.kind, applied=applied)
+
+
 __all__ = [
     "SesApplied",
     "SesEvent",
@@ -425,9 +540,12 @@ __all__ = [
     "SesTransport",
     "SnsEnvelope",
     "SnsError",
+    "SnsHandled",
+    "SnsUntrusted",
     "parse_ses_event",
     "parse_sns_envelope",
     "ses_event_apply",
     "ses_event_from_sns",
+    "sns_post_handle",
     "verify_sns_signature",
 ]

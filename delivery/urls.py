@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.urls import path
 
-from delivery import views
+from delivery import ses_views, views
 
 app_name = "delivery"
 
@@ -20,6 +20,8 @@ urlpatterns = [
         views.sending_domain_remove_view,
         name="sending_domain_remove",
     ),
+    # Amazon SNS posts SES bounces and complaints here (404 unless DELIVERY_SES_SNS_TOPIC_ARNS is set).
+    path("delivery/ses/notifications/", ses_views.ses_notifications, name="ses_notifications"),
 ]
 
 # The dev mailbox exists only in the embedded default (never in production).

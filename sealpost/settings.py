@@ -342,6 +342,85 @@ DELIVERY_SPF_INCLUDE = env_str("DELIVERY_SPF_INCLUDE", "include:_spf.sealpost.ex
 if not re.fullmatch(r"include:[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+", DELIVERY_SPF_INCLUDE):
     raise EnvError(f"DELIVERY_SPF_INCLUDE={DELIVERY_SPF_INCLUDE!r} must look like include:_spf.example.com.")
 
+# --- How campaign messages leave (delivery.transports, docs/delivery-transport.md) --------------
+DELIVERY_TRANSPORTS = ("mx", "relay", "ses")
+_DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"(?=.{{1,253}}$){_DNS_LABEL}(?:\.{_DNS_LABEL})*")
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}"
+_AWS_REGION = re.compile(_REGION)
+_SES_CONFIGURATION_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SNS_TOPIC_ARN = re.compile(rf"arn:aws(?:-cn|-us-gov)?:sns:{_REGION}:[0-9]{{12}}:[A-Za-z0-9_-]{{1,256}}")
+
+
+def delivery_transport_settings(*, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``DELIVERY_TRANSPORT`` (``mx``, ``relay`` or ``ses``) and the relay and SES variables,
+    strictly parsed and checked together: a relay without a host or credentials, an SES set-up
+    without a configuration set, or a malformed name stops start-up with the variable named."""
+    transport = env_str("DELIVERY_TRANSPORT", "mx", environ=environ) or "mx"
+    if transport not in DELIVERY_TRANSPORTS:
+        raise EnvError(f"DELIVERY_TRANSPORT={transport!r} must be one of mx, relay, ses.")
+    host = env_str("DELIVERY_RELAY_HOST", environ=environ)
+    if host is not None and not _DNS_NAME.fullmatch(host):
+        raise EnvError(
+            f"DELIVERY_RELAY_HOST={host!r} must be a host name (its TLS certificate is verified against it)."
+        )
+    port = env_int("DELIVERY_RELAY_PORT", 587, minimum=1, environ=environ)
+    if port > 65535:
+        raise EnvError(f"DELIVERY_RELAY_PORT={port} must be at most 65535.")
+    if port == 465:
+        raise EnvError("DELIVERY_RELAY_PORT=465 is implicit TLS, which is not supported: use STARTTLS (587).")
+    username = env_str("DELIVERY_RELAY_USERNAME", environ=environ)
+    password = env_str("DELIVERY_RELAY_PASSWORD", environ=environ)
+    region = env_str("DELIVERY_SES_REGION", "us-east-1", environ=environ) or "us-east-1"
+    if not _AWS_REGION.fullmatch(region):
+        raise EnvError(f"DELIVERY_SES_REGION={region!r} is not an AWS region name such as eu-west-1.")
+    configuration_set = env_str("DELIVERY_SES_CONFIGURATION_SET", environ=environ)
+    if configuration_set is not None and not _SES_CONFIGURATION_SET.fullmatch(configuration_set):
+        raise EnvError(f"DELIVERY_SES_CONFIGURATION_SET={configuration_set!r} is not a configuration set name.")
+    topics = env_list("DELIVERY_SES_SNS_TOPIC_ARNS", [], environ=environ)
+    for topic in topics:
+        if not _SNS_TOPIC_ARN.fullmatch(topic):
+            raise EnvError(f"DELIVERY_SES_SNS_TOPIC_ARNS: {topic!r} is not an SNS topic ARN.")
+    if transport == "relay":
+        if host is None:
+            raise EnvError("DELIVERY_TRANSPORT=relay needs DELIVERY_RELAY_HOST (the smart host's name).")
+        if username is None or password is None:
+            raise EnvError(
+                "DELIVERY_TRANSPORT=relay needs DELIVERY_RELAY_USERNAME and DELIVERY_RELAY_PASSWORD "
+                "(or DELIVERY_RELAY_PASSWORD_FILE): the relay must require authentication."
+            )
+    elif (username is None) != (password is None):
+        raise EnvError("DELIVERY_RELAY_USERNAME and DELIVERY_RELAY_PASSWORD go together: set both or neither.")
+    if transport == "ses" and configuration_set is None:
+        raise EnvError(
+            "DELIVERY_TRANSPORT=ses needs DELIVERY_SES_CONFIGURATION_SET, a configuration set whose TlsPolicy is "
+            "REQUIRE: without it SES may deliver in plaintext, so no PHI message could be sent."
+        )
+    return {
+        "DELIVERY_TRANSPORT": transport,
+        "DELIVERY_RELAY_HOST": host,
+        "DELIVERY_RELAY_PORT": port,
+        "DELIVERY_RELAY_USERNAME": username,
+        "DELIVERY_RELAY_PASSWORD": password,
+        "DELIVERY_SES_REGION": region,
+        "DELIVERY_SES_CONFIGURATION_SET": configuration_set,
+        "DELIVERY_SES_SNS_TOPIC_ARNS": topics,
+    }
+
+
+# mx: straight to each recipient domain's MX hosts; relay: through one smart host (verified
+# STARTTLS and AUTH); ses: through Amazon SES. SNS topics whose SES notifications (bounces,
+# complaints) /delivery/ses/notifications/ accepts; empty: that endpoint answers 404.
+_delivery_transport = delivery_transport_settings()
+DELIVERY_TRANSPORT: str = _delivery_transport["DELIVERY_TRANSPORT"]
+DELIVERY_RELAY_HOST: str | None = _delivery_transport["DELIVERY_RELAY_HOST"]
+DELIVERY_RELAY_PORT: int = _delivery_transport["DELIVERY_RELAY_PORT"]
+DELIVERY_RELAY_USERNAME: str | None = _delivery_transport["DELIVERY_RELAY_USERNAME"]
+DELIVERY_RELAY_PASSWORD: str | None = _delivery_transport["DELIVERY_RELAY_PASSWORD"]
+DELIVERY_SES_REGION: str = _delivery_transport["DELIVERY_SES_REGION"]
+DELIVERY_SES_CONFIGURATION_SET: str | None = _delivery_transport["DELIVERY_SES_CONFIGURATION_SET"]
+DELIVERY_SES_SNS_TOPIC_ARNS: list[str] = _delivery_transport["DELIVERY_SES_SNS_TOPIC_ARNS"]
+
 # --- Keys -------------------------------------------------------------------------------------
 MASTER_KEY_FILE = Path(env_str("SEALPOST_MASTER_KEY_FILE", str(VAR_DIR / "master.key")) or VAR_DIR / "master.key")
 # Where tenant data keys are wrapped: "local" (the master key file above) or "kms" (AWS KMS).

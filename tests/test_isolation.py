@@ -352,6 +352,9 @@ ESCROW_PORTAL_ROUTES = (
 # Routes with a path parameter that do not address tenant data.
 NOT_TENANT_DATA: dict[str, str] = {
     "delivery:mailbox_message": "the local SMTP sink's dev mailbox; exists only in the embedded default",
+    # No sign-in and no id in the URL: an SNS-signed POST from an allowed topic; the sealed Message-ID
+    # it carries names the organisation (delivery/tests/test_ses_notifications.py).
+    "delivery:ses_notifications": "Amazon SNS posts SES bounces/complaints; signed, topic-checked, sealed Message-ID",
     "authn:passkey_rename": "a user's own passkey, looked up with the signed-in user (test_passkeys: others' get 404)",
     "authn:passkey_remove": "a user's own passkey, looked up with the signed-in user (test_passkeys: others' get 404)",
     "authn:session_end": "a user's own session, looked up with the signed-in user (test_session_binding: others' 404)",
