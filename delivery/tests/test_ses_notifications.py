@@ -9,13 +9,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 from django.urls import reverse
 
 from audit.tests.helpers import events, head_seq
@@ -23,6 +20,7 @@ from campaigns.models import MessageStatus
 from consent.models import Suppression, SuppressionReason
 from delivery import ses_views
 from delivery.ses import is_sns_subscribe_url, string_to_sign
+from delivery.tests import test_ses
 from delivery.tests.test_inbound_support import PATIENT, sent_message
 from tenants.context import tenant_context
 
@@ -37,22 +35,8 @@ SUBSCRIBE_URL = (
 URL = "/delivery/ses/notifications/"
 
 
-@pytest.fixture(scope="module")
-def signing_key():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert.public_bytes(serialization.Encoding.PEM)
+# A self-signed "SNS" key and certificate (shared with test_ses.py), used here by this name.
+signing_key = test_ses.signing_cert
 
 
 @pytest.fixture
