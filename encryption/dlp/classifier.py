@@ -92,7 +92,7 @@ def _rule_tier(rule: str, type_: str) -> int:
         return 4 if rule in ("name.title", "name.label", "name.greeting", "name.closing") else 1
     if type_ in HEALTH_TYPES:
         return _HEALTH_TIER[type_]
-    if type_ == OTHER_ID and rule in ("id.digits", "id.code"):
+    if type_ == OTHER_ID and rule in ("id.digits", "id.code", "id.digits/org", "id.code/org"):
         return 2
     return 5
 

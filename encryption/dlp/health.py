@@ -100,6 +100,10 @@ _DRUG_ENDINGS = (
     "ine",
     "ol",
     "il",
+    # Spanish and Portuguese spellings ("amoxicilina", "metformina", "omeprazol", "losartán").
+    "ina",
+    "ino",
+    "ona",
 )
 _NOT_DRUG = frozenset(
     words(
@@ -113,16 +117,25 @@ _NOT_DRUG = frozenset(
 _LAB_UNITS = (
     r"(?:%|mg/dl|mg/l|g/dl|g/l|mmol/l|mmol/mol|µmol/l|umol/l|meq/l|ng/ml|ng/dl|pg/ml|µg/dl|ug/dl|mcg/dl|miu/l|"
     r"µiu/ml|uiu/ml|miu/ml|iu/l|u/l|units/l|mm/hr|mmhg|mm hg|bpm|beats per minute|cells/mm3|cells/µl|copies/ml|"
-    r"ml/min(?:/1\.73\s?m2)?|x10\^?\d+/l|k/µl|k/ul|seconds|sec|kg/m2|kg/m²|ng/ml|ms|msec|milliseconds)"
+    r"ml/min(?:/1\.73\s?m2)?|x10\^?\d+/l|k/µl|k/ul|seconds|sec|kg/m2|kg/m²|ng/ml|ms|msec|milliseconds|"
+    r"°[fc]|deg(?:rees)?[ \t]?[fc]?|f|kg|g|lbs?|pounds|oz|cm|mm|in|inches|"
+    r"(?:\d+(?:st|nd|rd|th)[ \t]+)?percentile)"
+)
+# A percentile or a reference range in parentheses after the value ("(55th percentile)", "(ref 0.6-1.2)").
+_LAB_RANGE = (
+    r"(?:[ \t]*\((?:\d+(?:st|nd|rd|th)[ \t]+percentile|(?:ref|reference|normal|range)\b[^)\n]{0,24}|"
+    r"\d+(?:\.\d+)?[ \t]*[-–][ \t]*\d+(?:\.\d+)?)\))?"
 )
 _LAB_VALUE = re.compile(
     rf"""
     (?:[ \t]+(?:level|levels|reading|readings|result|results|value|count|score|test|was|is|of|at|came\ back|
-                came\ in|measured|showed|shows|returned|reading\ of|result\ of|level\ of|was\ at|is\ at|=|:)){{0,4}}
+                came\ in|measured|showed|shows|returned|reading\ of|result\ of|level\ of|was\ at|is\ at|=|:|
+                high|low|elevated|normal|borderline|up|down|up\ to|down\ to|still|slightly|very|critically|
+                abnormal)){{0,4}}
     [ \t]*[:=\-–(]?[ \t]*(?:was|is|of|at|about|around|approximately|~)?[ \t]*
     (?P<value>[<>≤≥]?[ \t]*\d+(?:\.\d+)?(?:[ \t]*/[ \t]*\d+(?:\.\d+)?)?)
     (?:[ \t]*(?P<unit>{_LAB_UNITS}))?
-    (?![\w/])
+    (?![\w/]){_LAB_RANGE}
     """,
     re.X | re.I,
 )
@@ -154,6 +167,14 @@ _OF_BODY_PART = re.compile(
     r"arm|jaw|teeth|mouth|face|orbits|carotids?|veins?|arteries|aorta|gallbladder|pancreas|spleen)\b",
     re.I,
 )
+# The region right after the modality ("MRI lumbar spine", "CT chest without contrast").
+_REGION_AFTER = re.compile(
+    r"[ \t]+(?:(?:left|right|bilateral|lumbar|cervical|thoracic|lower|upper)[ \t]+){0,2}"
+    r"(?:abdomen[ \t]+and[ \t]+pelvis|brain|head|chest|abdomen|pelvis|spine|c-spine|l-spine|neck|breasts?|"
+    r"shoulder|knee|hip|ankle|wrist|foot|hand|"
+    r"sinuses|orbits|kidneys?|liver|thyroid)\b(?:[ \t]+with(?:out)?(?:[ \t]+(?:iv|and[ \t]+without))?[ \t]+contrast)?",
+    re.I,
+)
 _CT_MRI_BEFORE = re.compile(r"\b(?:CT|MRI|PET)$")
 _VACCINE_DOSE = re.compile(
     r"[ \t]*(?:\(?(?:dose|shot|#|no\.?)[ \t]*\d\)?|booster\b|\d(?:st|nd|rd|th)[ \t]+dose\b)", re.I
@@ -162,7 +183,9 @@ _VACCINE_DOSE = re.compile(
 # "MR-conditional", "immunization record", "x-ray machine").
 _NOT_CARE_AFTER = re.compile(
     r"[ \t-]*(?:mode|conditional|safe|safety|compatible|unsafe|machine|machines|scanner|scanners|suite|record|records|"
-    r"history\s+form|card|cards|form|forms|requirements|policy|policies|department|dept|technologist|tech)\b",
+    r"history\s+form|card|cards|form|forms|requirements|policy|policies|department|dept|technologist|tech|"
+    r"pump|pumps|van|vans|taxi|transport|transportation|ride|rides|ramp|ramps|lift|accessible|access|entrance|"
+    r"parking|spaces?)\b",
     re.I,
 )
 _MODEL_BEFORE = re.compile(r"\b(?:model|brand|make)[ \t]+(?:[A-Z0-9][\w-]*[ \t]+){0,4}$")
@@ -208,7 +231,7 @@ def _dictionary(ctx: ScanContext, out: list[Finding]) -> None:
         if kind == PROCEDURE:
             term = ctx.lower[start:end]
             if term in _IMAGING or term.endswith(("x-ray", "xray")):
-                extent = _OF_BODY_PART.match(text, end)
+                extent = _OF_BODY_PART.match(text, end) or _REGION_AFTER.match(text, end)
                 if extent is not None:
                     end = extent.end()
             elif "vaccin" in term or term in _VACCINE_NAMES:
@@ -265,6 +288,11 @@ _LISTED_BEFORE = re.compile(
 _LISTED_AFTER = re.compile(r"[ \t]*(?:,|\n|$|and\b|;)")
 
 
+# Measures of the body: a value is theirs only with its unit, and these units are theirs only.
+_BODY_MEASURES = frozenset(["temp", "temperature", "weight", "height", "length", "head circumference", "body weight"])
+_BODY_UNITS = frozenset(words("f kg g lb lbs pounds oz cm mm in inches"))
+
+
 def _lab_results(ctx: ScanContext, out: list[Finding]) -> None:
     text = ctx.text
     for start, end, _ in ctx.hits.get(LAB, ()):
@@ -276,12 +304,17 @@ def _lab_results(ctx: ScanContext, out: list[Finding]) -> None:
             continue
         unit = (match.group("unit") or "").lower()
         value = match.group("value")
+        body = ctx.lower[start:end] in _BODY_MEASURES
+        if not unit and body and ctx.lower[start:end] != "temperature":
+            continue  # "weight 12.6 kg", "temp 100.4 F": these everyday words need their unit
+        if not body and unit in _BODY_UNITS:
+            continue  # "LDL 160 in March": units of size, weight and heat are for the body's measures
         if not unit and "/" not in value:
             # A bare number must not be a dose ("calcium 500 mg"), a time or a count of things.
             following = ctx.after(match.end(), 12)
             if re.match(
                 r"[ \t]*(?:mg|mcg|iu|units?|tablets?|pills?|minutes|min|hours|hrs?|days?|weeks?|years?|am|pm|a\.m|"
-                r"p\.m|:\d)\b",
+                r"p\.m|:\d|,\d{3})\b",
                 following,
             ):
                 continue
@@ -335,7 +368,8 @@ TABLE.add(
     referral|authorization|authorisation|approved|denied|claim|billed|charge|charges|statement|copay|co-pay|
     appointment|appt|seen|check-in|arrive|arrival|prep|preparation|fasting|instructions|recommend starting|
     we recommend|your recent|your upcoming|your last|your next|your annual|your scheduled|your current|
-    reason for visit|indication|allergic to""".replace("\n", "").split("|"),
+    reason for visit|indication|allergic to|treatment of|treatment for|treated for|medical records|our client|
+    your client|itemized|itemised|date of loss|date of injury""".replace("\n", "").split("|"),
 )
 TABLE.add(
     GENERAL_CUE,
@@ -359,9 +393,8 @@ TABLE.add(
     recalls|voluntary|manufacturer|lots|usual dose|general advice|while taking|return to the er|
     return to the emergency|warning signs|if you take|if you develop|if you notice|if you experience|and older|
     or older|ask about|keynote|symposium|cme|speaker|speakers|moderated|readmissions|admissions|dashboard|
-    quality|metrics|median|average|statistics|monthly report|quarterly|top|staffing|census""".replace("\n", "").split(
-        "|"
-    ),
+    quality|metrics|median|average|statistics|monthly report|quarterly|top|staffing|census|treat yourself|
+    off your|use code|checkout|promo|gift card|gift cards|refer a friend|book now""".replace("\n", "").split("|"),
 )
 TABLE.add(YOU_CUE, ["you", "your", "you're", "you've", "yours"])
 _ALWAYS_PERSONAL_RULES = (
@@ -544,6 +577,11 @@ def about_a_pet(ctx: ScanContext) -> bool:
     hits = ctx.hits.get(PET_CUE, ())
     if len(hits) < 2:
         return False
+    if "PET" in ctx.text:
+        # "your PET scan": positron emission tomography, written in capitals, is no animal.
+        hits = [hit for hit in hits if not ctx.text[hit[0] : hit[1]].endswith("PET")]
+        if len(hits) < 2:
+            return False
     pet = ctx.cache.get("pet")
     if pet is None:
         pet = ctx.cache["pet"] = any(
@@ -613,6 +651,12 @@ _PROCEDURE_ENDINGS = (
     "gram",
     "grams",
     "therapy",
+    # Spanish: "endoscopia", "radiografía" (accents are folded), "apendicectomía", "fisioterapia".
+    "scopia",
+    "grafia",
+    "ectomia",
+    "plastia",
+    "terapia",
 )
 _NOT_MEDICAL = frozenset(
     words(
@@ -691,6 +735,31 @@ TABLE.add(
     ],
     "injury_noun",
 )
+# Operations named by the region they treat ("lumbar fusion", "rotator cuff repair", "knee
+# replacement", "ACL reconstruction").
+TABLE.add(
+    HEALTH_CUE,
+    ["fusion", "replacement", "repair", "reconstruction", "arthroplasty", "decompression", "fixation"],
+    "procedure_noun",
+)
+# A therapy named by its kind ("aquatic therapy", "dialectical behavior therapy"): the word alone
+# is too common, and a capitalised one ends an organisation's name ("StrideWell Therapy").
+TABLE.add(HEALTH_CUE, ["therapy", "therapies"], "therapy")
+_THERAPY_KIND = re.compile(r"((?:[a-z][a-z-]{2,}[ \t]+){1,2})$")
+_NOT_THERAPY_KIND = frozenset(
+    words(
+        "of for and or in on with to at by from is was are were be been this that our their its your his her my "
+        "the a an any some no more less other same new retail about into after before during start started "
+        "starting continue continued ordered recommended need needs needed"
+    )
+)
+# What a patient reports ("Pt reports rectal bleeding x3 weeks", "patient complains of dizziness").
+TABLE.add(
+    HEALTH_CUE,
+    ["pt reports", "patient reports", "complains of", "presents with", "presented with", "presenting with"],
+    "complaint",
+)
+_COMPLAINT = re.compile(r"[ \t]+(?:(?:a|an|the|some|new|worsening)[ \t]+)?([a-z][^.;:!?\n]{2,50}?)[ \t]*(?=[.;!?\n]|$)")
 # Clinical field labels: what follows "Diagnosis:" is a condition, "Treatment:" a procedure.
 _FIELD_TYPES = {
     "diagnosis": CONDITION,
@@ -722,9 +791,20 @@ _FIELD_TYPES = {
     "medications": MEDICATION,
     "drug": MEDICATION,
     "prescribed": MEDICATION,
+    # A report's reading: "Impression: BI-RADS 2, benign", "Findings: no acute fracture".
+    "impression": LAB_RESULT,
+    "impressions": LAB_RESULT,
+    "findings": LAB_RESULT,
+    "interpretation": LAB_RESULT,
 }
 for _label, _type in _FIELD_TYPES.items():
     TABLE.add(HEALTH_CUE, [_label], ("field", _type))
+# A study before a report's "Impression:" or "Findings:".
+_STUDY_BEFORE = re.compile(
+    r"\b(?:ecg|ekg|echo(?:cardiogram)?|x-?rays?|mri|ct|pet|scan|ultrasound|sonogram|imaging|biopsy|mammogram|"
+    r"colonoscopy|endoscopy|radiology|pathology|study|exam|test|labs?|cxr|dexa|eeg|emg|angiogram|culture)\b",
+    re.I,
+)
 _FIELD_VALUE = re.compile(
     r"[ \t]*:[ \t]*(?:\n[ \t]*(?:[•*-][ \t]*)?)?([A-Za-z][^\n(;:|]{2,60}?)[ \t]*(?=[\n(;|]|\.(?:\s|$)|,[ \t]+(?:and|"
     r"stage)|$)"
@@ -768,7 +848,8 @@ _INJURY_REGION = re.compile(
 )
 _INJURY = re.compile(rf"[ \t]+(?:(?:his|her|their|your|the|a|an)[ \t]+)?{_BODY_PART}", re.I)
 _TEST_QUALIFIER = re.compile(
-    r"(?:(?:hearing|vision|eye|speech|swallow|swallowing|balance|memory|cognitive|developmental|psychological|"
+    r"(?:(?:hearing|vision|eye|speech|swallow|swallowing|balance|memory|cognitive|developmental|psychological|pain|"
+    r"wound|nutrition|nutritional|functional|"
     r"neuropsychological|psychiatric|cardiac|cardiology|pulmonary|lung[ \t]+function|nerve[ \t]+conduction|sleep|"
     r"allergy|gait|urodynamic|sweat|stress|fall[ \t]+risk|lipid|metabolic|comprehensive[ \t]+metabolic|"
     r"basic[ \t]+metabolic|"
@@ -783,8 +864,8 @@ _TEST_QUALIFIER = re.compile(
 _TEST_NOUN_BEFORE = re.compile(
     r"((?:[\w-]+[ \t]+){0,2}(?:antibod(?:y|ies)|cultures?|tests?|screen(?:ing)?|panel|swab|pcr|antigen|titers?|"
     r"titres?|smear|biopsy|scan|x-?ray|mammogram|ultrasound|mri|ct|urinalysis|stool|specimen|pap|imaging|"
-    r"results?|levels?|a1c|hba1c|ldl|psa|tsh)\b(?:[ \t]+(?:is|was|were|are|came[ \t]+back|returned|showed|"
-    r"shows))?[ \t]*)$",
+    r"results?|levels?|a1c|hba1c|ldl|psa|tsh)\b(?:(?P<when>[ \t]+(?:from|on|of|dated|taken|done|collected|drawn)\b"
+    r"[^.!?\n]{0,24}?)?[ \t]+(?P<verb>is|was|were|are|came[ \t]+back|returned|showed|shows))?[ \t]*)$",
     re.I,
 )
 
@@ -820,7 +901,7 @@ def _word_forms(ctx: ScanContext, out: list[Finding]) -> None:
             found = Finding(PROCEDURE, start, end, 0.7, "form.echo")
         elif argument == "ct":
             # "CT of the cervical spine", "CT chest": the abbreviation only with what it images.
-            extent = _OF_BODY_PART.match(text, end) or _CT_REGION.match(text, end)
+            extent = _OF_BODY_PART.match(text, end) or _REGION_AFTER.match(text, end) or _CT_REGION.match(text, end)
             if text[start:end] != "CT" or extent is None:
                 continue
             found = Finding(PROCEDURE, start, extent.end(), 0.75, "form.imaging")
@@ -832,7 +913,14 @@ def _word_forms(ctx: ScanContext, out: list[Finding]) -> None:
         elif argument in ("ending_condition", "ending_procedure"):
             begin = _word_start(ctx, start)
             word = ctx.lower[begin:end]
-            if end - begin < len(word) or word in _NOT_MEDICAL or end - begin < (end - start) + 3 or "-" in word[:1]:
+            # Three letters or more before the ending ("arthritis", not "-itis"); two for "itis" ("otitis").
+            least = 2 if ctx.lower[start:end] == "itis" else 3
+            if (
+                end - begin < len(word)
+                or word in _NOT_MEDICAL
+                or end - begin < (end - start) + least
+                or "-" in word[:1]
+            ):
                 continue
             kind = CONDITION if argument == "ending_condition" else PROCEDURE
             if _not_care(ctx, begin, end, kind):
@@ -865,6 +953,32 @@ def _word_forms(ctx: ScanContext, out: list[Finding]) -> None:
             if qualifier is None:
                 continue
             found = Finding(PROCEDURE, qualifier.start(), end, 0.7, "form.test")
+        elif argument == "procedure_noun":
+            region = _INJURY_REGION.search(text, max(0, start - 40), start)
+            if region is None or not text[start].islower():
+                continue
+            found = Finding(PROCEDURE, region.start(), end, 0.7, "form.procedure")
+        elif argument == "therapy":
+            if not text[start].islower():
+                continue
+            kind_words = _THERAPY_KIND.search(text, max(0, start - 40), start)
+            if kind_words is None:
+                continue
+            begin = kind_words.start(1)
+            for word in kind_words.group(1).split():
+                if word not in _NOT_THERAPY_KIND:
+                    break
+                begin += len(word)
+                while text[begin] in " \t":
+                    begin += 1
+            if begin >= start:
+                continue
+            found = Finding(PROCEDURE, begin, end, 0.65, "form.therapy")
+        elif argument == "complaint":
+            value = _COMPLAINT.match(text, end)
+            if value is None:
+                continue
+            found = Finding(CONDITION, value.start(1), value.end(1), 0.6, "field.value")
         elif argument == "injury_noun":
             region = _INJURY_REGION.search(text, max(0, start - 40), start)
             if region is None:
@@ -874,12 +988,25 @@ def _word_forms(ctx: ScanContext, out: list[Finding]) -> None:
             if not text[start].isupper() and (start == 0 or text[start - 1] != "\n"):
                 continue  # a label opens its line or is capitalised ("Diagnosis: ...")
             value = _FIELD_VALUE.match(text, end)
-            if value is None or value.group(1).lower().startswith(("none", "n/a", "see ", "no ", "not ")):
+            if value is None:
                 continue
+            if argument[1] == LAB_RESULT:
+                if not _STUDY_BEFORE.search(text, max(0, start - 300), start):
+                    continue  # "Findings: 3 fire doors propped open": an audit, not a study's reading
+            elif value.group(1).lower().startswith(("none", "n/a", "see ", "no ", "not ")):
+                continue  # "Allergies: none"; but "Impression: no acute findings" is a reading
             found = Finding(argument[1], value.start(1), value.end(1), 0.65, "field.value")
         elif argument == "reading":
             noun = _TEST_NOUN_BEFORE.search(text, max(0, start - 60), start)
             if noun is None or "\n" in text[noun.start(1) : start]:
+                continue
+            if noun.group("when"):
+                # "your COVID test from Dec 3rd came back negative": the test is a finding of its
+                # own, the reading starts at the verb.
+                found = Finding(LAB_RESULT, noun.start("verb"), end, 0.7, "lab.reading")
+                if free(found.start, found.end):
+                    out.append(found)
+                    covered.append((found.start, found.end))
                 continue
             begin = noun.start(1)
             head = text[begin:start].split()
@@ -906,6 +1033,7 @@ _CARE_NOUN = (
     r"injections?|pregnancy|telehealth\s+visit|virtual\s+visit|video\s+visit|dental\s+cleaning|hearing\s+aids?|"
     r"specimen|insurance\s+claim|prior\s+authori[sz]ation|supplies|supply\s+order|test\s+strips|"
     r"annual\s+(?:physical|exam|wellness\s+visit)|physical|wellness\s+(?:visit|exam)|mammogram|colonoscopy|"
+    r"(?:lens\s+)?fittings?|"
     r"flu\s+shot|vaccine|booster|e-?visit|(?:upcoming|scheduled|recent|last|today's|missed|cancell?ed|"
     r"rescheduled)\s+visit)"
 )
@@ -1026,8 +1154,8 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
         r"prep\s+instructions|bowel\s+prep|fasting\s+instructions|care\s+instructions|treatment\s+plan|care\s+plan)\b",
     ),
     (
-        "bill statement invoice charge charges payment balance",
-        r"(?:bill|statement|invoice|charges?|payment|balance)\s+for\s+(?:your\s+)?(?:recent\s+)?(?:visit|services|care|"
+        "bill bills statement statements invoice invoices charge charges payment balance",
+        r"(?:bills?|statements?|invoices?|charges?|payment|balance)\s+for\s+(?:your\s+)?(?:recent\s+)?(?:visit|services|care|"
         r"treatment|procedure|stay|appointment|surgery|exam|lab\s+work|test)\b",
     ),
     (
@@ -1047,6 +1175,12 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
         r"(?:counsel+ing|psychotherapy|psychiatr(?:y|ic)|therapy|(?:behaviou?ral|mental)\s+health)\s+(?:session|"
         r"appointment|appt|visit|intake|evaluation)s?\b",
     ),
+    # Spanish: "su cita", "su receta", "sus resultados".
+    (
+        "su sus",
+        r"sus?\s+(?:pr[oó]xima\s+)?(?:cita|citas|receta|recetas|resultados?|consulta|tratamiento|medicamentos?|"
+        r"vacunas?|cirug[ií]a|examen|an[aá]lisis|estudio)\b",
+    ),
     # A debt for care: a collection notice naming a medical creditor (see _MEDICAL_CREDITOR).
     (
         "collect debt collection collections",
@@ -1061,6 +1195,20 @@ _MEDICAL_CREDITOR = re.compile(
     r"Anesthesia|Pathology)\b"
 )
 _DEBT_WORDS = frozenset(words("collect debt collection collections"))
+_BILLING = re.compile(r"(?i)\b(?:bills?|statements?|invoices?|balance|charges?|payment|amount\s+due|balance\s+due)\b")
+# A supplier's wording: the organisation is the customer ("Invoice number", "Customer code",
+# "42 deliveries", "Service period", "remit to", "net 30").
+VENDOR_CUE = "vendor"
+TABLE.add(
+    VENDOR_CUE,
+    """customer code|customer number|customer no|customer id|customer account|vendor|supplier|deliveries|
+    delivery window|service period|remit to|net 15|net 30|net 45|net 60|purchase order|po number|account manager|
+    per unit|unit price|wholesale""".replace("\n", "").split("|"),
+)
+
+
+def _vendor_message(ctx: ScanContext) -> bool:
+    return VENDOR_CUE in ctx.hits
 
 
 # The words phrases of care start with: a kind of their own, so that only they are looked at.
@@ -1094,6 +1242,8 @@ def health_context(ctx: ScanContext, anchors: list[tuple[int, int]] | None = Non
             if _MEDICAL_CREDITOR.search(text):
                 return True
             continue
+        if _vendor_message(ctx) and _BILLING.search(found.group()):
+            continue  # a supplier's invoice to the organisation: no one's care is billed
         if about_the_person(ctx, found.start(), found.end(), anchors or [], evidence=2):
             return True
     return False

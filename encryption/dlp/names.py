@@ -316,6 +316,7 @@ _COLON_LABELS = frozenset(
         "for",
         "client",
         "customer",
+        "re",
     }
 )
 
@@ -329,7 +330,7 @@ TABLE.add(
     NAME_CUE,
     words(
         "md do rn np dnp pa pa-c phd dds dmd pharmd lpn fnp fnp-c anp agnp dpm od cnm crna aprn lcsw lmft "
-        "cgc lmhc lcpc lpc psyd ccc-slp mpt dpt otr rd rdn ibclc facp facs facc faap facog msn bsn"
+        "cgc lmhc lcpc lpc psyd ccc-slp mpt dpt otr rd rdn ibclc facp facs facc faap facog msn bsn mbbs mbchb frcp frcs"
     ),
     CREDENTIAL,
 )
@@ -399,7 +400,7 @@ _ORG = frozenset(
         "library museum theater theatre stadium arena highway hwy route district borough township parish "
         "province region island islands apothecary drugstore drug drugs medicare medicaid health's "
         "regional's valley accounts payable receivable purchasing procurement collections recovery solutions billing "
-        "receivables"
+        "receivables farmacia clinica centro laboratorio consultorio salud servicios"
     )
 )
 _TITLE_WORDS = frozenset(
@@ -411,7 +412,7 @@ _PARTICLES = frozenset(
 _CREDENTIALS = frozenset(
     words(
         "md do rn np pa pa-c phd dds dmd pharmd lpn fnp dnp msn bsn lcsw lmft cgc lpc lmhc lcpc psyd pt dpt ot cnm "
-        "crna aprn mba "
+        "crna aprn mba mbbs mbchb frcp frcs frcpc mrcp "
         "mph facp facc faap facog ms ma bs ba cpa jr sr ii iii iv esq"
     )
 )
@@ -430,7 +431,7 @@ _PARTICLE = (
     r"Uí|Mac|Mc)"
 )
 _SEQUENCE = re.compile(
-    rf"(?P<seq>{_TOKEN}(?:(?:[ \t]+(?:{_PARTICLE}[ \t]+)?|[ \t]*-[ \t]*(?=[{_UPPER}][{_LOWER}]))"
+    rf"(?P<seq>{_TOKEN}(?:(?:[ \t]+(?:{_PARTICLE}[ \t]+)?|-(?=[{_UPPER}][{_LOWER}]))"
     rf"(?:{_TOKEN}))*)(?P<poss>['’]s\b)?"
 )
 # After a title or a greeting a name may open with a particle ("Sra. von Hagen", "Mr. de la Cruz").
@@ -446,7 +447,7 @@ _NAME_BEFORE_CREDENTIAL = re.compile(rf"({_SEQUENCE.pattern})[ \t]*,[ \t]*$")
 # "Bill," alone on a line (or before lower-case words): a salutation without a greeting word.
 _SALUTATION = re.compile(
     rf"[ \t]*(?:(?:—|–|--|-)[ \t]*)?({_TOKEN}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_TOKEN}){{0,2}})[ \t]*"
-    r"(?:,(?=[ \t]*(?:\r?\n|$)|[ \t]+[a-z0-9])|(?=[ \t]*(?:\r?\n|$))|(?<=[ \t])[-–—](?=[ \t]+[a-z]))"
+    r"(?:,(?=[ \t]*(?:\r?\n|$)|[ \t]+[a-z0-9])|(?=[ \t]*(?:\r?\n|$))|(?<=[ \t])[-–—](?=[ \t]+[a-zA-Z]))"
 )
 _PLACE_AFTER = re.compile(
     r"[ \t]*,[ \t]*(?:A[KLRZS]|C[AOT]|D[CE]|FL|G[AU]|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|P[AR]|RI|"
@@ -580,7 +581,7 @@ def _worth_reading(text: str, start: int, end: int, role: str, label: str) -> bo
     if role == CLOSING:
         return "\n" in text[end : end + 4]
     if role == TITLE:
-        return text[start].isupper() and (following == "." or following.isupper() or following in "dvl")
+        return (text[start].isupper() and (following == "." or following in "dvl")) or following.isupper()
     if role in (GREETING, WEAK_GREETING):
         return following.isupper() or following in (",", ":", "!", "/", "(", "d", "v", "l")
     return following.isupper() or following == ","
@@ -591,8 +592,8 @@ def _from_cue(ctx: ScanContext, start: int, end: int, role: str, lists: _Lists) 
     if not _worth_reading(text, start, end, role, ctx.lower[start:end]):
         return None
     if role == TITLE:
-        if not text[start].isupper():
-            return None
+        if not text[start].isupper() and ctx.lower[start:end] not in _LOWER_TITLES:
+            return None  # "nurse Wren", "doctor Okafor"; not "dr" or "ms" in lower case
         after = _AFTER_TITLE.match(text, end)
         if after is None:
             return None
@@ -640,6 +641,8 @@ def _from_cue(ctx: ScanContext, start: int, end: int, role: str, lists: _Lists) 
     )
     if role == LABEL and ctx.lower[start:end] in _COLON_LABELS and after.group("colon") is None and not known:
         return None
+    if role == LABEL and ctx.lower[start:end] == "re" and given is None and not known:
+        return None  # "Re: Oyelaran, Grace" or a known name; not "RE: Your appointment"
     if (
         not strong
         and not known
@@ -659,6 +662,21 @@ def _from_cue(ctx: ScanContext, start: int, end: int, role: str, lists: _Lists) 
         return None  # "PATIENT: SEE ABOVE"
     confidence = 0.9 if (known or role == TITLE) else 0.75
     return Finding(NAME, tokens[0][0], tokens[-1][1], confidence, f"name.{role}")
+
+
+_LOWER_TITLES = frozenset(words("nurse doctor midwife"))
+# A family name in parentheses after a name ("Mateo (Chaudhry) checking on ..."): listed surnames only.
+_SURNAME_IN_PARENTHESES = re.compile(rf"[ \t]*\(({_TOKEN})\)")
+
+
+def _surname_after(ctx: ScanContext, found: Finding, lists: _Lists) -> Finding | None:
+    match = _SURNAME_IN_PARENTHESES.match(ctx.text, found.end)
+    if match is None:
+        return None
+    word = fold(match.group(1).lower())
+    if word not in lists.last or word in lists.ambiguous or word in _ORG or word in _NOT_NAME:
+        return None
+    return Finding(NAME, match.start(1), match.end(1), 0.7, "name.parenthesised")
 
 
 def _from_dictionary(ctx: ScanContext, start: int, lists: _Lists) -> Finding | None:
@@ -738,6 +756,11 @@ def name_findings(ctx: ScanContext) -> list[Finding]:
             found = _from_cue(ctx, start, end, role, lists)
         if found is not None and not _CONTRACTION.match(ctx.text, found.end):
             out.append(found)
+            if ctx.text.startswith((" (", "("), found.end):
+                surname = _surname_after(ctx, found, lists)
+                if surname is not None:
+                    out.append(surname)
+                    covered_until = max(covered_until, surname.end)
             covered_until = max(covered_until, found.end)
     out.extend(_colon_labels(ctx, lists))
     out.extend(_salutations(ctx, lists))
@@ -929,6 +952,9 @@ def _salutations(ctx: ScanContext, lists: _Lists) -> list[Finding]:
         match = _SALUTATION.match(text, position)
         if match is None:
             continue
+        first, _, rest = match.group(1).partition(" ")
+        if rest and first.lower() in _CUE_WORDS:
+            continue  # "Dear Maria Garcia,": the greeting rule reads it (no salutation starts with a cue)
         # A salutation is short: a few words, then a comma or the end of the line.
         newline = text.find("\n", position, position + 48)
         comma = text.find(",", position, position + 44)
@@ -942,6 +968,8 @@ def _salutations(ctx: ScanContext, lists: _Lists) -> list[Finding]:
         tokens = _clean_tokens(ctx, match.start(1), match.end(1))
         words = [word for _, _, word in tokens]
         alone = not dash and "," not in text[match.end(1) : match.end()]
+        if dash and _next_char(text, match.end())[:1].isupper() and not _given_name(words, lists):
+            continue  # "LUCÍA - Your appt ...": before a capital, only a given name that is no word or place
         if (
             tokens
             and all(_listed(w, lists) and w not in _NOT_NAME and w not in _CUE_WORDS for w in words)
@@ -957,6 +985,10 @@ def _salutations(ctx: ScanContext, lists: _Lists) -> list[Finding]:
 
 
 _VOCATIVE_AFTER = re.compile(r"[ \t]+[a-z]")
+
+
+def _given_name(words: list[str], lists: _Lists) -> bool:
+    return bool(words) and words[0] in lists.first and words[0] not in lists.ambiguous
 
 
 def _from_surname(ctx: ScanContext, start: int, lists: _Lists) -> Finding | None:

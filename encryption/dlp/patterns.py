@@ -295,6 +295,11 @@ _LABELS: dict[str, tuple[str, float, tuple[str, ...]]] = {
             "identification number",
             "identifier",
             "ticket number",
+            "username",
+            "user name",
+            "user id",
+            "userid",
+            "login id",
             "badge",
             "badge number",
             "employee badge",
@@ -337,7 +342,6 @@ _NEEDS_MARKER = frozenset(
         "rx",
         "sn",
         "tin",
-        "badge",
         "permit",
         "vehicle",
         "tag",
@@ -388,7 +392,12 @@ _HAS_DIGIT = re.compile(r"\d")
 _PLATE = re.compile(r"(?:[A-Z0-9]{2,4}[ -][A-Z0-9]{2,5}|[A-Z0-9]{5,8})(?![\w-])")
 
 
-_PROMO_BEFORE = re.compile(r"\b(?:coupon|promo|promotion|discount|voucher|offer|campaign|deal|rebate)[ \t]*$")
+# "Coupon ID 88421-RX", "Meeting ID 912 4410 0071": a marketing code, a video call's number.
+_PROMO_BEFORE = re.compile(
+    r"\b(?:coupon|promo|promotion|discount|voucher|offer|campaign|deal|rebate|meeting|webinar|conference|zoom|"
+    r"teams|webex|dial-in|room)[ \t]*$"
+)
+_NAME_AFTER = re.compile(r"[ \t]+[A-Z]")
 _PLAN_NEAR = re.compile(r"\b(?:plan|insurance|insurer|member|coverage|policy|benefits)\b")
 # Words before a number that make it the organisation's equipment, not a person's: a server's IP
 # address, a fleet vehicle's VIN.
@@ -398,6 +407,28 @@ _EQUIPMENT_BEFORE = re.compile(
     r"biomedical|equipment)\b[^\n]{0,40}$"
 )
 ORG = "/org"
+# Words that make a whole message about the organisation's equipment (a biomedical engineering
+# notice, an asset inventory): every serial number and device code in it after them is the
+# organisation's.
+# (Keywords of the shared automaton: the text is not searched again.)
+EQUIPMENT_CUE = "equipment"
+TABLE.add(EQUIPMENT_CUE, ["biomed", "biomedical", "clinical engineering", "asset inventory", "asset tag", "inventory"])
+
+
+def _equipment_message(ctx: ScanContext, start: int) -> bool:
+    hits = ctx.hits.get(EQUIPMENT_CUE)
+    return hits is not None and hits[0][0] < start
+
+
+def _plan_group(ctx: ScanContext, label: str, value: str, end: int, vend: int) -> bool:
+    """ "Member ID XQ187721299, group 63006": a bare "group" with digits after a plan's words."""
+    return (
+        label == "group"
+        and len(value) >= 4
+        and value.isdigit()
+        and _PLAN_NEAR.search(ctx.lower, max(0, end - 80), end - len(label)) is not None
+        and _NAME_AFTER.match(ctx.text, vend) is None
+    )
 
 
 def _strong(value: str) -> bool:
@@ -435,6 +466,7 @@ def _labelled(ctx: ScanContext, out: list[Finding]) -> None:
             and not match.group("word")
             and not match.group("mark").strip(".")
             and not _strong(value)
+            and not _plan_group(ctx, label, value, end, vend)
         ):
             continue  # "Medical Group 6454 Oak Avenue": a bare word, not a label
         if label in _ORDER_LABELS and not _CLINICAL_ORDER.search(
@@ -463,7 +495,7 @@ def _labelled(ctx: ScanContext, out: list[Finding]) -> None:
         if label in ("id", "identifier", "id number") and _PROMO_BEFORE.search(
             ctx.lower, max(0, end - len(label) - 16), end - len(label)
         ):
-            continue  # "Coupon ID 88421-RX", "promo ID": a marketing code
+            continue  # "Coupon ID 88421-RX", "promo ID", "Meeting ID": no one's identifier
         if (
             label.startswith("group")
             and (match.group("word") or "").strip().lower() == "code"
@@ -485,8 +517,8 @@ def _labelled(ctx: ScanContext, out: list[Finding]) -> None:
             confidence, rule = 0.98, "vin.check_digit"
         elif label in ("mbi", "medicare number", "medicare id") and validators.mbi_valid(value):
             confidence, rule = 0.98, "mbi.format"
-        if kind in (VEHICLE_ID, IP_ADDRESS, DEVICE_ID) and _EQUIPMENT_BEFORE.search(
-            ctx.lower, max(0, end - len(label) - 50), end
+        if kind in (VEHICLE_ID, IP_ADDRESS, DEVICE_ID) and (
+            _EQUIPMENT_BEFORE.search(ctx.lower, max(0, end - len(label) - 50), end) or _equipment_message(ctx, end)
         ):
             rule += ORG
         out.append(Finding(kind, vstart, vend, confidence, rule))
@@ -607,7 +639,10 @@ def tokens(ctx: ScanContext) -> list[tuple[str, re.Match[str]]]:
     # every position.)
     candidates = [(p, _NUMERIC) for p in _starts(form, " 0", 0)]
     if "(0" in form or "+0" in form:
-        candidates += [(p, _NUMERIC) for p in _starts(form, " (0", 0) + _starts(form, " +0", 0)]
+        # A number in parentheses: tried at the "(" ("(415) 555-0134") and at its first digit
+        # ("(1/24/1994)", "(720.555.0149)").
+        opened = _starts(form, " (0", 0)
+        candidates += [(p, _NUMERIC) for p in opened + [p + 1 for p in opened] + _starts(form, " +0", 0)]
         candidates.sort(key=_first)
     touches = _starts(form, "A0", -1) + _starts(form, "A 0", -1)
     if touches:
@@ -637,11 +672,11 @@ _ADDRESS_UNIT = re.compile(
     r",?[ ]+(?:(?:Apt|Apartment|Suite|Ste|Unit|Bldg|Building|Floor|Fl|Room|Rm)\.?[ ]*\#?[ ]*[\w-]+|\#[ ]?[\w-]+)"
 )
 _STATE_BEFORE_ZIP = re.compile(rf"(?:^|[\s,]){_STATE}\.?,?[ ]*$")
-_ZIP_LABEL = re.compile(r"\b(?:zip|zip code|zipcode|postal code|postcode)\b[\s:#]*$")
+_ZIP_LABEL = re.compile(r"\b(?:zip|zip code|zipcode|postal code|postcode)\b[\s:#(]*$")
 
 _FAX_CUE = re.compile(r"\b(?:fax|facsimile|fx|f)\b[^\n\d]{0,12}$")
 _PHONE_CUE = re.compile(
-    r"\b(?:phone|tel|telephone|call|calling|text|txt|sms|mobile|cell|cellphone|contact|reach|dial|number|"
+    r"\b(?:phone|tel|telephone|call|calling|text|txt|sms|mobile|cell|cellphone|contact|reach|dial|number|switchboard|"
     r"ph|p|m|c|h|w|home|work|voicemail|hotline|line)\b[^\n\d]{0,20}$"
 )
 _PERSONAL_CONTACT = re.compile(
@@ -724,7 +759,7 @@ def _numeric(ctx: ScanContext, out: list[Finding]) -> None:
             _numeric_date(ctx, out, token, start, end)
         elif kind == "ip":
             if validators.ipv4_valid(token) and not _VERSION.search(ctx.before(start, 12)):
-                org = ORG if _EQUIPMENT_BEFORE.search(ctx.before(start, 50)) else ""
+                org = ORG if _EQUIPMENT_BEFORE.search(ctx.before(start, 50)) or _equipment_message(ctx, start) else ""
                 out.append(Finding(IP_ADDRESS, start, end, 0.9, "ip.v4" + org))
         else:
             _digit_run(ctx, out, token, start, end)
@@ -816,7 +851,7 @@ def _digit_run(ctx: ScanContext, out: list[Finding], token: str, start: int, end
     if count >= 7 and not _NEGATIVE_ID.search(window):
         # A long number with no label: in a message about a person it is nearly always a record,
         # account or reference number of some kind.
-        out.append(Finding(OTHER_ID, start, end, 0.5, "id.digits"))
+        out.append(Finding(OTHER_ID, start, end, 0.5, "id.digits" + (ORG if _equipment_message(ctx, start) else "")))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1032,7 +1067,9 @@ def _ipv6(ctx: ScanContext, out: list[Finding]) -> None:
     for match in _IPV6.finditer(ctx.text):
         token = match.group()
         if ("::" in token or token.count(":") == 7) and validators.ipv6_valid(token):
-            out.append(Finding(IP_ADDRESS, match.start(), match.end(), 0.9, "ip.v6"))
+            start = match.start()
+            org = ORG if _EQUIPMENT_BEFORE.search(ctx.before(start, 50)) or _equipment_message(ctx, start) else ""
+            out.append(Finding(IP_ADDRESS, start, match.end(), 0.9, "ip.v6" + org))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1166,7 +1203,8 @@ def _phrases(ctx: ScanContext, out: list[Finding]) -> None:
 _CODE_NEGATIVE = re.compile(
     r"\b(?:order|tracking|coupon|promo|code|sku|item|product|model|catalog|catalogue|gift|voucher|reward|lot|batch|"
     r"isbn|upc|part|ticket|version|ver|v|release|build|flight|room|spf|gate|seat|confirmation|track|tracking|"
-    r"shipment|package|parcel|rma|return|warranty|key|invoice|ups|usps|fedex|dhl)\b[^\n]{0,14}$"
+    r"shipment|package|parcel|rma|return|warranty|key|invoice|ups|usps|fedex|dhl|app|activation|password|passcode|"
+    r"wi-?fi|network|login)\b[^\n]{0,14}$"
 )
 
 
@@ -1182,7 +1220,7 @@ def _code(ctx: ScanContext, out: list[Finding], token: str, start: int, end: int
         return
     if _NEGATIVE_ID.search(ctx.before(start, 30)) or _CODE_NEGATIVE.search(ctx.before(start, 30)):
         return
-    out.append(Finding(OTHER_ID, start, end, 0.5, "id.code"))
+    out.append(Finding(OTHER_ID, start, end, 0.5, "id.code" + (ORG if _equipment_message(ctx, start) else "")))
 
 
 def structured_findings(ctx: ScanContext) -> list[Finding]:

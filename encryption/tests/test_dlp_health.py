@@ -206,7 +206,7 @@ def test_paperwork_due_is_no_health_context(text):
     [
         ("Billed: MRI of the lumbar spine on 2/3.", (PROCEDURE, "MRI of the lumbar spine")),
         ("She had a CT of the abdomen and pelvis.", (PROCEDURE, "CT of the abdomen and pelvis")),
-        ("Order: CT chest without contrast.", (PROCEDURE, "CT chest")),
+        ("Order: CT chest without contrast.", (PROCEDURE, "CT chest without contrast")),
         ("Given today: Tdap dose 1.", (PROCEDURE, "Tdap dose 1")),
         ("Your dentist will apply a dental sealant.", (PROCEDURE, "dental sealant")),
         ("Your son is due for a liver function test.", (PROCEDURE, "liver function test")),
