@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -108,7 +109,8 @@ def _sign_openssl(
 ) -> bytes:
     """The DKIM-Signature field as dkimpy 1.1's ``DKIM.sign``/``gen_header`` build it (its
     parser, canonicalisation, header selection and folding), with OpenSSL signing."""
-    headers, body = dkim.rfc822_parse(message)
+    parsed = _parse_crlf(message)
+    headers, body = parsed if parsed is not None else dkim.rfc822_parse(message)
     policy = dkim.CanonicalizationPolicy.from_c_value(b"/".join(CANONICALIZATION))
     body_hash = base64.b64encode(hashlib.sha256(policy.canonicalize_body(body)).digest())
     fields = [
@@ -128,7 +130,10 @@ def _sign_openssl(
     value = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(name), linesep=b"\r\n")
     value = dkim.RE_BTAG.sub(b"\\1", value)
     hasher = hashlib.sha256()
-    dkim.hash_headers(hasher, policy, policy.canonicalize_headers(headers), include, (name, b" " + value), None)
+    if parsed is not None:  # relaxed: only the selected fields are canonicalised
+        _hash_relaxed_headers(hasher, dkim.select_headers(headers, include), (name, b" " + value))
+    else:
+        dkim.hash_headers(hasher, policy, policy.canonicalize_headers(headers), include, (name, b" " + value), None)
     if isinstance(key, rsa.RSAPrivateKey):
         signature = key.sign(hasher.digest(), padding.PKCS1v15(), Prehashed(hashes.SHA256()))
     else:  # RFC 8463: Ed25519 signs the SHA-256 digest of the headers
@@ -136,6 +141,48 @@ def _sign_openssl(
     fields[-1] = (b"b", base64.b64encode(signature))
     value = b"; ".join(b"=".join(f) for f in fields) + b"\r\n"
     return name + b": " + bytes(dkim.fold(value, namelen=len(name), linesep=b"\r\n"))
+
+
+_FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")
+_WSP_RUN = re.compile(rb"[\t ]+")
+
+
+def _parse_crlf(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+    """``dkim.rfc822_parse``'s result for the messages ``delivery.mime`` builds (CRLF lines only,
+    a blank line before the body, well-formed field names), without its regular expression
+    per line; None for anything else, which dkimpy's own parser then reads (or refuses)."""
+    head, separator, body = message.partition(b"\r\n\r\n")
+    if not separator or b"\n" in head.replace(b"\r\n", b"") or b"\r" in head.replace(b"\r\n", b""):
+        return None
+    if b"\n" in body.replace(b"\r\n", b""):
+        return None
+    headers: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not headers:
+                return None
+            field_name, field_value = headers[-1]
+            headers[-1] = (field_name, field_value + line + b"\r\n")
+            continue
+        field_name, colon, field_value = line.partition(b":")
+        if not colon or _FIELD_NAME.fullmatch(field_name) is None:
+            return None
+        headers.append((field_name, field_value + b"\r\n"))
+    return headers, body
+
+
+def _relaxed_value(value: bytes) -> bytes:
+    return _WSP_RUN.sub(b" ", value.replace(b"\r", b"").replace(b"\n", b"")).strip()
+
+
+def _hash_relaxed_headers(hasher: Any, selected: list[tuple[bytes, bytes]], signature: tuple[bytes, bytes]) -> None:
+    """What ``dkim.hash_headers`` hashes under relaxed header canonicalisation (RFC 6376
+    §3.4.2): the selected fields, then the DKIM-Signature field with an empty ``b=`` and no
+    trailing CRLF."""
+    for field_name, value in selected:
+        hasher.update(field_name.lower().rstrip() + b":" + _relaxed_value(value) + b"\r\n")
+    name, value = signature
+    hasher.update(name.lower().rstrip() + b":" + _relaxed_value(dkim.RE_BTAG.sub(b"\\1", value)))
 
 
 def _include_headers(message: bytes) -> list[bytes]:

@@ -20,8 +20,9 @@
    ``List-Unsubscribe-Post`` and the opaque, reversible Message-ID of ``delivery.mime.
    message_id_for`` (``message_ref_from_message_id`` maps a bounce's Message-ID back to the
    organisation and message row). Messages meeting the transport for the first time get
-   ``first_attempt_at`` first. Just before each final ``"."`` the hand-off is **committed**
-   (``message_handed_off``); if it cannot be (the lease was lost) the dot is never sent;
+   ``first_attempt_at`` first. After each body and before its final ``"."`` the hand-off is
+   **committed** (``messages_handed_off_committed``, one round trip for the few messages the
+   transport has in flight); if it cannot be (the lease was lost) that dot is never sent;
 5. **record** the outcomes in bulk (sent, deferred with backoff or bounced past the give-up
    period counted from the message's own ``first_attempt_at``, bounced and suppressed for
    5.1.x, unknown, TLS failure → the policy again), one audit event per batch (counts and
@@ -55,9 +56,9 @@ from django.utils import timezone
 
 from audit.services import EventInput, Target, record_many, system_actor
 from campaigns.messages import (
-    message_handed_off,
     messages_claim,
     messages_first_attempt,
+    messages_handed_off_committed,
     messages_mark_many,
     messages_renew_lease,
     messages_skip_revoked,
@@ -786,14 +787,21 @@ class LeaseLost(RuntimeError):
 def _transmit(
     tenant: Organisation, items: list[Planned], owner: str, clock: Callable[[], datetime], transport: Any
 ) -> list[Outcome]:
+    def on_handed_off_many(envelopes: Sequence[Envelope]) -> list[bool]:
+        # Its own committed transaction, after the bodies and before their final dots: a crash
+        # from here on leaves these messages handed off, and their lease expiry makes them
+        # ``unknown``, never a resend. A message whose lease was lost gets no dot.
+        ids = [int(envelope.ref) for envelope in envelopes]
+        recorded = set(messages_handed_off_committed(tenant=tenant, ids=ids, owner=owner, now=clock()))
+        return [message_id in recorded for message_id in ids]
+
     def on_handed_off(envelope: Envelope) -> None:
-        # Its own committed transaction, before the final dot: a crash from here on leaves the
-        # message handed off, and its lease expiry makes it ``unknown``, never a resend.
-        with tenant_context(tenant):
-            if not message_handed_off(tenant=tenant, message_id=int(envelope.ref), owner=owner, now=clock()):
-                raise LeaseLost("lease lost before hand-off")
+        if not on_handed_off_many([envelope])[0]:
+            raise LeaseLost("lease lost before hand-off")
 
     envelopes = [p.envelope for p in items if p.envelope is not None]
+    if getattr(transport, "lanes", 1) > 1:  # SmtpTransport: several messages in flight at once
+        return list(transport.send_batch(envelopes, on_handed_off_many=on_handed_off_many))
     return list(transport.send_batch(envelopes, on_handed_off=on_handed_off))
 
 

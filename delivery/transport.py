@@ -67,6 +67,24 @@ _BARE_EOL = re.compile(rb"\r\n|\n|\r")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 HandOff = Callable[["Envelope"], None]
+PoolKey = tuple[str, int, str]
+# Records the hand-off of several messages at once: one bool per envelope, True for those that
+# may be sent (their hand-off is committed), False for those that must not be.
+HandOffMany = Callable[[Sequence["Envelope"]], Sequence[bool]]
+DEFAULT_LANES = 4
+
+
+def _smtp_data(data: bytes) -> bytes:
+    """The message as DATA carries it: CRLF line endings and leading dots doubled (RFC 5321
+    §4.5.2). A message that already has only CRLFs and no line starting with a dot (what
+    ``delivery.mime`` builds, almost always) is returned as is, found by counting, not by
+    rewriting it."""
+    crlf = data.count(b"\r\n")
+    if crlf != data.count(b"\n") or crlf != data.count(b"\r"):
+        data = _BARE_EOL.sub(b"\r\n", data)
+    if data.startswith(b".") or b"\n." in data:
+        data = _LEADING_DOT.sub(b"..", data)
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +119,16 @@ class _HostFailure(Exception):
 
 class _StaleConnection(Exception):
     """A reused connection broke before the message was handed off: safe to try a new one."""
+
+
+@dataclass(slots=True)
+class _Held:
+    """A message whose body is written on ``connection`` (held out of the pool), waiting for its
+    hand-off to be recorded before the final dot is sent."""
+
+    key: PoolKey
+    connection: SmtpConnection
+    envelope: Envelope
 
 
 # --- TLS contexts -------------------------------------------------------------------------------
@@ -199,9 +227,6 @@ def _addresses(target: posture.MxTarget, resolver: posture.Resolver) -> list[str
 # --- The transport ------------------------------------------------------------------------------
 
 
-PoolKey = tuple[str, int, str]
-
-
 class SmtpTransport:
     """Direct delivery to MX hosts. Thread-safe; one instance per worker process is enough."""
 
@@ -219,6 +244,7 @@ class SmtpTransport:
         pipelining: bool = True,
         resolver: posture.Resolver | None = None,
         ehlo_name: str | None = None,
+        lanes: int = DEFAULT_LANES,
     ) -> None:
         self.timeout = timeout
         self.data_timeout = data_timeout
@@ -226,6 +252,7 @@ class SmtpTransport:
         self.max_messages_per_connection = max_messages_per_connection
         self.idle_timeout = idle_timeout
         self.pipelining = pipelining
+        self.lanes = max(1, min(lanes, max_connections_per_host))
         self._resolver = resolver
         self.ehlo_name = ehlo_name or getattr(settings, "DELIVERY_EHLO_NAME", None) or "localhost"
         self._idle: dict[PoolKey, list[SmtpConnection]] = {}
@@ -236,10 +263,76 @@ class SmtpTransport:
 
     # -- public ---------------------------------------------------------------------------------
 
-    def send_batch(self, envelopes: Sequence[Envelope], *, on_handed_off: HandOff | None = None) -> list[Outcome]:
-        """One Outcome per envelope, in order. Never raises for a delivery problem."""
+    def send_batch(
+        self,
+        envelopes: Sequence[Envelope],
+        *,
+        on_handed_off: HandOff | None = None,
+        on_handed_off_many: HandOffMany | None = None,
+    ) -> list[Outcome]:
+        """One Outcome per envelope, in order. Never raises for a delivery problem.
+
+        With ``on_handed_off_many``, up to ``lanes`` messages are in flight at once, each on its
+        own pooled connection: each body is written, then the hand-off of all of them is
+        recorded in one call, then their final dots go and their replies are read. Every
+        message's hand-off is still recorded after its body and before its dot; a message the
+        callback refuses gets no dot (its session is dropped) and is ``deferred``."""
         failed_hosts: dict[PoolKey, Outcome] = {}  # hosts that would not talk, for this batch
-        return [self._send_one(envelope, on_handed_off, failed_hosts) for envelope in envelopes]
+        if on_handed_off_many is None:
+            return [self._sent(self._send_one(envelope, on_handed_off, failed_hosts)) for envelope in envelopes]
+        outcomes: list[Outcome | None] = [None] * len(envelopes)
+        held: list[tuple[int, _Held]] = []
+        for index, envelope in enumerate(envelopes):
+            result = self._send_one(envelope, None, failed_hosts, hold=True)
+            if isinstance(result, _Held):
+                held.append((index, result))
+                if len(held) < self.lanes:
+                    continue
+                self._finish_held(held, on_handed_off_many, outcomes)
+                held = []
+            else:
+                outcomes[index] = result
+        if held:
+            self._finish_held(held, on_handed_off_many, outcomes)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    @staticmethod
+    def _sent(result: Outcome | _Held) -> Outcome:
+        if isinstance(result, _Held):  # pragma: no cover - only hold=True returns one
+            raise TypeError("a held message needs its hand-off")
+        return result
+
+    def _finish_held(
+        self, held: list[tuple[int, _Held]], on_handed_off_many: HandOffMany, outcomes: list[Outcome | None]
+    ) -> None:
+        """Record the hand-off of the held messages in one call, then send each accepted one's
+        final dot and read the replies; a refused one's session is dropped without its dot."""
+        try:
+            accepted = list(on_handed_off_many([h.envelope for _, h in held]))
+            if len(accepted) != len(held):
+                raise ValueError("one answer per envelope expected")
+        except Exception as exc:
+            logger.warning("on_handed_off_many failed (%s); the messages were not sent", type(exc).__name__)
+            accepted = [False] * len(held)
+        dotted: list[tuple[int, _Held]] = []
+        for (index, h), ok in zip(held, accepted, strict=True):
+            if not ok:
+                self._discard(h.key, h.connection)  # no terminating dot: the server discards it
+                outcomes[index] = Outcome(Status.DEFERRED, None, None, "hand-off could not be recorded; not sent")
+                continue
+            failure = self._send_dot(h.connection)
+            if failure is not None:
+                self._discard(h.key, h.connection)
+                outcomes[index] = failure
+                continue
+            dotted.append((index, h))
+        for index, h in dotted:
+            outcome, keep = self._end_reply(h.connection)
+            if keep:
+                self._release(h.key, h.connection)
+            else:
+                self._discard(h.key, h.connection)
+            outcomes[index] = outcome
 
     def send(self, envelope: Envelope, *, on_handed_off: HandOff | None = None) -> Outcome:
         return self.send_batch([envelope], on_handed_off=on_handed_off)[0]
@@ -298,7 +391,9 @@ class SmtpTransport:
 
     # -- sending --------------------------------------------------------------------------------
 
-    def _send_one(self, envelope: Envelope, on_handed_off: HandOff | None, failed: dict[PoolKey, Outcome]) -> Outcome:
+    def _send_one(
+        self, envelope: Envelope, on_handed_off: HandOff | None, failed: dict[PoolKey, Outcome], *, hold: bool = False
+    ) -> Outcome | _Held:
         try:
             check_address(envelope.mail_from, "envelope sender")
             check_address(envelope.rcpt_to, "envelope recipient")
@@ -322,10 +417,13 @@ class SmtpTransport:
                     failures.append(exc.outcome)
                     break
                 try:
-                    outcome, keep = self._transact(connection, envelope, on_handed_off, reused)
+                    done = self._transact(connection, envelope, on_handed_off, reused, hold=hold)
                 except _StaleConnection:
                     self._discard(key, connection)
                     continue
+                if done is None:  # the body is written; the dot waits for the hand-off
+                    return _Held(key, connection, envelope)
+                outcome, keep = done
                 if keep:
                     self._release(key, connection)
                 else:
@@ -339,9 +437,16 @@ class SmtpTransport:
         return tls[0] if tls else failures[-1]
 
     def _transact(
-        self, connection: SmtpConnection, envelope: Envelope, on_handed_off: HandOff | None, reused: bool
-    ) -> tuple[Outcome, bool]:
-        """One transaction; (outcome, whether the connection may be reused)."""
+        self,
+        connection: SmtpConnection,
+        envelope: Envelope,
+        on_handed_off: HandOff | None,
+        reused: bool,
+        *,
+        hold: bool = False,
+    ) -> tuple[Outcome, bool] | None:
+        """One transaction; (outcome, whether the connection may be reused), or None when
+        ``hold`` and the body is written (the caller records the hand-off and ends it)."""
         host = connection._host
         tls = connection.tls_version
         commands = [
@@ -386,14 +491,13 @@ class SmtpTransport:
                 # server wants data for a failed transaction; dropping the session aborts it.
                 return outcome, False
             return outcome, True
-        return self._send_data(connection, envelope, on_handed_off)
+        return self._send_data(connection, envelope, on_handed_off, hold=hold)
 
     def _send_data(
-        self, connection: SmtpConnection, envelope: Envelope, on_handed_off: HandOff | None
-    ) -> tuple[Outcome, bool]:
-        host = connection._host
+        self, connection: SmtpConnection, envelope: Envelope, on_handed_off: HandOff | None, *, hold: bool = False
+    ) -> tuple[Outcome, bool] | None:
         tls = connection.tls_version
-        data = _LEADING_DOT.sub(b"..", _BARE_EOL.sub(b"\r\n", envelope.data))
+        data = _smtp_data(envelope.data)
         if data.endswith(b"\r\n"):
             data = data[:-2]
         sock = connection.sock
@@ -407,6 +511,8 @@ class SmtpTransport:
         except OSError:
             connection.abort()
             return Outcome(Status.DEFERRED, None, None, "connection lost while sending data", tls_version=tls), False
+        if hold:
+            return None
         if on_handed_off is not None:
             try:
                 on_handed_off(envelope)
@@ -414,23 +520,47 @@ class SmtpTransport:
                 connection.abort()  # no terminating dot: the server discards the message
                 logger.warning("on_handed_off failed (%s); the message was not sent", type(exc).__name__)
                 return Outcome(Status.DEFERRED, None, None, "hand-off could not be recorded; not sent"), False
+        failure = self._send_dot(connection)
+        if failure is not None:
+            return failure, False
+        return self._end_reply(connection)
+
+    @staticmethod
+    def _no_reply(connection: SmtpConnection) -> Outcome:
+        connection.abort()
+        return Outcome(
+            Status.UNKNOWN,
+            None,
+            None,
+            "no reply after the end of data: the message may have been accepted",
+            tls_version=connection.tls_version,
+            mx_host=connection._host,
+        )
+
+    def _send_dot(self, connection: SmtpConnection) -> Outcome | None:
+        """The final dot (after the hand-off): None once written, else ``unknown`` (part of it
+        may have gone) with the session dropped."""
+        sock = connection.sock
         try:
+            if sock is None:
+                raise OSError("no socket")
             sock.sendall(b"\r\n.\r\n")
+        except OSError:
+            return self._no_reply(connection)
+        return None
+
+    def _end_reply(self, connection: SmtpConnection) -> tuple[Outcome, bool]:
+        """The reply to the final dot: (outcome, whether the connection may be reused)."""
+        host = connection._host
+        tls = connection.tls_version
+        sock = connection.sock
+        try:
+            if sock is None:
+                raise OSError("no socket")
             sock.settimeout(self.data_timeout)
             code, text = connection.getreply()
         except (OSError, smtplib.SMTPServerDisconnected):
-            connection.abort()
-            return (
-                Outcome(
-                    Status.UNKNOWN,
-                    None,
-                    None,
-                    "no reply after the end of data: the message may have been accepted",
-                    tls_version=tls,
-                    mx_host=host,
-                ),
-                False,
-            )
+            return self._no_reply(connection), False
         sock.settimeout(self.timeout)
         connection.messages += 1
         connection.needs_rset = False  # a completed transaction resets the session (RFC 5321 §4.1.1.4)

@@ -454,3 +454,39 @@ def test_no_call_sequence_makes_a_disallowed_move_or_two_winners(running, operat
             if after[pk][0] == S.DEFERRED:
                 hand_offs[pk] = 0
             assert hand_offs[pk] <= 1
+
+
+def _handed_off_elsewhere(fixture, ids):
+    """The hand-off times as a separate database session sees them: only what was committed."""
+    import psycopg
+    from django.db import connection as django_connection
+
+    params = django_connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as other:
+        other.execute("SELECT set_config('sealpost.tenant_id', %s, false)", [str(fixture.tenant.pk)])
+        rows = other.execute(
+            "SELECT id, handed_off_at FROM campaigns_message WHERE id = ANY(%s)", [list(ids)]
+        ).fetchall()
+    return {row[0]: row[1] for row in rows}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hand_off_committed_is_one_round_trip_and_committed_at_once(running, world):
+    from django.db import connection as django_connection
+    from django.test.utils import CaptureQueriesContext
+
+    from campaigns.messages import messages_handed_off_committed
+
+    a, campaign, _ = running
+    taken = claim(a, campaign, "worker-a")
+    assert not django_connection.in_atomic_block
+    with CaptureQueriesContext(django_connection) as queries:
+        assert messages_handed_off_committed(tenant=a.tenant, ids=taken[:2], owner="worker-a") == sorted(taken[:2])
+    assert len(queries) == 1
+    seen = _handed_off_elsewhere(a, taken)
+    assert seen[taken[0]] is not None and seen[taken[1]] is not None and seen[taken[2]] is None
+    # Compare-and-set: not twice, not for another owner, not for another tenant.
+    assert messages_handed_off_committed(tenant=a.tenant, ids=taken[:1], owner="worker-a") == []
+    assert messages_handed_off_committed(tenant=a.tenant, ids=taken[2:], owner="worker-b") == []
+    assert messages_handed_off_committed(tenant=world.b.tenant, ids=taken[2:], owner="worker-a") == []
+    assert _handed_off_elsewhere(a, taken[2:])[taken[2]] is None

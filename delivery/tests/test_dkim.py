@@ -116,3 +116,40 @@ def test_bad_keys_and_messages_are_refused(rsa_key):
         sign_message(b"Subject: no from\r\n\r\nbody\r\n", domain=DOMAIN, selector=SELECTOR, private_pem=rsa_key[0])
     with pytest.raises(DkimError):
         generate_dkim_key("rsa-sha1")  # type: ignore[arg-type]
+
+
+def test_the_fast_header_path_signs_exactly_as_dkimpy_parsing_would(monkeypatch):
+    """``_parse_crlf`` + ``_hash_relaxed_headers`` replace dkimpy's parser and header
+    canonicalisation for CRLF messages: the signature must be byte for byte the same."""
+    from delivery import dkim_signing
+
+    private_pem, txt = generate_dkim_key()
+    messages = [
+        build_message(
+            from_name="Clinic  Ü",
+            from_address="news@clinic.example",
+            to_address=f"p{n}@patients.example",
+            subject=("Your   results\tare ready " * (n + 1)) + "é" * n,
+            html="<p>Hello \t  there</p>  \n" * (n + 1),
+            text="Hello  \t there  \n\n\n" * (n + 1),
+            message_id=f"<id{n}@clinic.example>",
+            list_unsubscribe_url="https://sealpost.example/u/abc",
+            reply_to="reply@clinic.example" if n % 2 else None,
+        )
+        for n in range(6)
+    ]
+    messages.append(
+        b"From: a@clinic.example\r\nSubject:  x\r\n   folded\t here \r\nTo: b@x.example\r\n\r\nbody \r\n\r\n"
+    )
+    messages.append(b"From: a@clinic.example\nSubject: bare LF\n\nbody\n")  # dkimpy's parser reads it
+    monkeypatch.setattr(dkim_signing.time, "time", lambda: 1_800_000_000.0)
+    for raw in messages:
+        fast = dkim_signing.sign_message(raw, domain="clinic.example", selector="sp1", private_pem=private_pem)
+        with monkeypatch.context() as patched:
+            patched.setattr(dkim_signing, "_parse_crlf", lambda message: None)
+            reference = dkim_signing.sign_message(raw, domain="clinic.example", selector="sp1", private_pem=private_pem)
+        assert fast == reference
+        assert verify_message(fast, dns_txt={"sp1._domainkey.clinic.example": txt})
+    assert dkim_signing._parse_crlf(messages[0]) is not None
+    assert dkim_signing._parse_crlf(messages[-1]) is None
+    assert dkim_signing._parse_crlf(b"From: a@clinic.example\r\nBad Name: x\r\n\r\nbody") is None

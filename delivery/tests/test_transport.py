@@ -385,3 +385,79 @@ def test_pipelining_sends_the_envelope_commands_in_one_write(route, transport, g
     assert len(batched) == 3
     assert all(b"RCPT TO" in w and w.endswith(b"DATA\r\n") for w in batched)
     assert [w.startswith(b"RSET\r\n") for w in batched] == [False, False, True]  # only after the failed one
+
+
+# --- several messages in flight, one hand-off call for them -------------------------------------
+
+
+def test_group_hand_off_runs_after_every_body_and_before_any_final_dot(route, good_cert, dkim_key):
+    calls = []
+    with SmtpTransport(timeout=5, data_timeout=5, lanes=3) as smtp:
+        with recording_server(tls_context=server_context(good_cert)) as server:
+            route(server)
+
+            def hand_off_many(envs):
+                time.sleep(0.2)  # give the server every chance to have completed a message
+                calls.append(([e.ref for e in envs], len(server.recorder.received)))
+                return [True] * len(envs)
+
+            outcomes = smtp.send_batch([envelope(dkim_key, n) for n in range(7)], on_handed_off_many=hand_off_many)
+            assert [o.status for o in outcomes] == [Status.SENT] * 7
+            assert wait_for(lambda: len(server.recorder.received) == 7)
+            assert sorted(int(r.content.split(b"Reminder ")[1][:1]) for r in server.recorder.received) == list(range(7))
+        # Three at a time, each group recorded while none of its messages was complete.
+        assert calls == [([0, 1, 2], 0), ([3, 4, 5], 3), ([6], 6)]
+        assert smtp.connections_opened == 3  # one connection per lane, reused by the next group
+
+
+def test_group_hand_off_refusal_sends_no_dot_for_the_refused(route, good_cert, dkim_key):
+    smtp = SmtpTransport(timeout=5, data_timeout=5, lanes=4)
+    with smtp, recording_server(tls_context=server_context(good_cert)) as server:
+        route(server)
+        outcomes = smtp.send_batch(
+            [envelope(dkim_key, n) for n in range(4)],
+            on_handed_off_many=lambda envs: [e.ref % 2 == 0 for e in envs],  # 1 and 3: lease lost
+        )
+        assert [o.status for o in outcomes] == [Status.SENT, Status.DEFERRED, Status.SENT, Status.DEFERRED]
+        time.sleep(0.3)
+        assert sorted(b"Reminder 0" in r.content for r in server.recorder.received) == [False, True]
+        assert len(server.recorder.received) == 2
+
+
+def test_failing_group_hand_off_sends_nothing(route, good_cert, dkim_key):
+    def hand_off_many(envs):
+        raise RuntimeError("database unavailable")
+
+    smtp = SmtpTransport(timeout=5, data_timeout=5, lanes=2)
+    with smtp, recording_server(tls_context=server_context(good_cert)) as server:
+        route(server)
+        outcomes = smtp.send_batch([envelope(dkim_key, n) for n in range(3)], on_handed_off_many=hand_off_many)
+        assert [o.status for o in outcomes] == [Status.DEFERRED] * 3
+        time.sleep(0.3)
+        assert server.recorder.received == []
+
+
+def test_group_hand_off_keeps_per_message_outcomes_in_order(route, good_cert, dkim_key):
+    with (
+        SmtpTransport(timeout=5, data_timeout=5, lanes=4) as smtp,
+        recording_server(
+            tls_context=server_context(good_cert), rcpt_replies={"bad@patients.example": "550 5.1.1 No such user"}
+        ) as server,
+    ):
+        route(server)
+        envs = [envelope(dkim_key, 0), envelope(dkim_key, 1, to="bad@patients.example"), envelope(dkim_key, 2)]
+        handed = []
+        outcomes = smtp.send_batch(
+            envs, on_handed_off_many=lambda group: handed.extend(e.ref for e in group) or [True] * len(group)
+        )
+        assert [o.status for o in outcomes] == [Status.SENT, Status.BOUNCED, Status.SENT]
+        assert handed == [0, 2]  # the refused recipient never got as far as its body
+        assert wait_for(lambda: len(server.recorder.received) == 2)
+
+
+def test_smtp_data_normalises_only_what_needs_it():
+    from delivery.transport import _smtp_data
+
+    assert _smtp_data(b"a\r\nb\r\n") == b"a\r\nb\r\n"
+    assert _smtp_data(b".a\nb\r.c\r\n..d\n") == b"..a\r\nb\r\n..c\r\n...d\r\n"
+    assert _smtp_data(b"x\r\n.y\r\n") == b"x\r\n..y\r\n"
