@@ -673,7 +673,9 @@ def _escrow_notice(
         )
     except EscrowUnavailable:
         return Planned(planned.message_id, S.BLOCKED, (*planned.codes, ESCROW_WITHDRAWN), action=ESCROW)
-    notice = escrow_notice(tenant=tenant, escrow=stored.escrow, token=stored.token)
+    notice = escrow_notice(
+        tenant=tenant, escrow=stored.escrow, token=stored.token, unsubscribe_url=links["unsubscribe"]
+    )
     try:
         planned.envelope = _campaign_envelope(
             tenant,

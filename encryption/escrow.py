@@ -200,8 +200,9 @@ class Notice:
     text: str
 
 
-def escrow_notice(*, tenant: Organisation, escrow: EscrowedMessage, token: str) -> Notice:
-    """The PHI-free notice: who sent it, the neutral subject, the link and until when it works."""
+def escrow_notice(*, tenant: Organisation, escrow: EscrowedMessage, token: str, unsubscribe_url: str = "") -> Notice:
+    """The PHI-free notice: who sent it, the neutral subject, the link, until when it works and
+    (for a campaign message) the recipient's unsubscribe link, as every campaign message has."""
     settings_row = escrow_settings_for(tenant=tenant)
     context = {
         "organisation": tenant.name,
@@ -209,6 +210,7 @@ def escrow_notice(*, tenant: Organisation, escrow: EscrowedMessage, token: str) 
         "url": portal_url(token),
         "expires_on": escrow.expires_at.strftime("%d %B %Y"),
         "brand_colour": settings_row.brand_colour,
+        "unsubscribe_url": unsubscribe_url,
     }
     return Notice(
         subject=settings_row.notice_subject,

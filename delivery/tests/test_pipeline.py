@@ -108,6 +108,7 @@ def test_phi_to_a_domain_without_starttls_is_escrowed_and_only_a_phi_free_notice
         parsed = email.message_from_bytes(r.content, policy=email.policy.default)
         body = parsed.get_body(preferencelist=("plain",)).get_content()
         assert "https://sealpost.test/secure/" in body
+        assert "To stop receiving these messages: https://sealpost.test/r/unsubscribe/" in body
         raw = r.content.decode()
         assert "cardiology" not in raw and "lab results" not in raw and "Avery" not in raw
         assert "Sealpost" not in str(parsed["Subject"]) and str(parsed["Subject"]) == "You have a secure message"
