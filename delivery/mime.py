@@ -285,6 +285,8 @@ def message_ref_from_message_id(value: str, *, secrets: Sequence[str] | None = N
     if not _MESSAGE_ID_TOKEN.fullmatch(token):
         return None
     sealed = base64.b32decode(token.upper() + "====")
+    if base64.b32encode(sealed).decode("ascii").rstrip("=").lower() != token:
+        return None  # the last character's unused bits were changed: not a token we made
     for secret in _message_id_secrets() if secrets is None else secrets:
         try:
             plain = _message_id_cipher(secret).decrypt(sealed, [_MESSAGE_ID_AD])

@@ -67,10 +67,15 @@ def test_a_dsn_without_the_original_still_finds_our_message_in_its_references():
 def test_message_ids_we_did_not_make_name_nothing():
     other = "<20261102.abc123@mail.example.test>"
     assert parse_report(dsn(other, [(PATIENT, "failed", "5.1.1", "")])).message_ref is None
-    # One character changed in our token: the seal no longer opens.
+    # Any one character changed in our token, the last included (whose low bits are unused by
+    # base32): the seal no longer opens, or the encoding is not the one we made.
     local, _, domain = MESSAGE_ID.strip("<>").partition("@")
-    altered = f"<{local[:-1]}{'a' if local[-1] != 'a' else 'b'}@{domain}>"
-    assert parse_report(dsn(altered, [(PATIENT, "failed", "5.1.1", "")])).message_ref is None
+    for position in (0, len(local) // 2, len(local) - 1):
+        for replacement in "a7":
+            if local[position] == replacement:
+                continue
+            altered = f"<{local[:position]}{replacement}{local[position + 1 :]}@{domain}>"
+            assert parse_report(dsn(altered, [(PATIENT, "failed", "5.1.1", "")])).message_ref is None
 
 
 def test_an_arf_abuse_report_gives_the_feedback_type_and_recipients():
