@@ -30,6 +30,7 @@ from delivery.mime import MessageRef
 from delivery.smtp_replies import suppresses
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
+from tenants.tasks import active_organisation
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -51,7 +52,7 @@ class FeedbackResult:
 
 def organisation_for_ref(ref: MessageRef) -> Organisation | None:
     """The active organisation a Message-ID names (no tenant context needed: not tenant data)."""
-    return Organisation.objects.filter(pk=ref.tenant_id, is_active=True).first()
+    return active_organisation(ref.tenant_id)
 
 
 def message_for_ref(*, tenant: Organisation, ref: MessageRef) -> Message | None:

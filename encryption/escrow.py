@@ -38,6 +38,7 @@ from authn.models import User
 from encryption.models import MAX_ESCROW_DAYS, EscrowedMessage, EscrowReply, EscrowSettings, EscrowStatus
 from tenants.context import require_tenant_is_current, tenant_context
 from tenants.models import Organisation
+from tenants.tasks import active_organisation
 
 TOKEN_RANDOM_BYTES = 24  # 192 bits
 ESCROW_ACTOR = system_actor("encryption.escrow")
@@ -284,7 +285,7 @@ def escrow_from_token(token: str) -> tuple[Organisation, EscrowedMessage] | None
     tenant_id = tenant_id_of_token(token)
     if tenant_id is None:
         return None
-    tenant = Organisation.objects.filter(pk=tenant_id, is_active=True).first()
+    tenant = active_organisation(tenant_id)
     if tenant is None:
         return None
     with tenant_context(tenant):

@@ -18,8 +18,15 @@ class UnknownTenant(LookupError):
     pass
 
 
+def active_organisation(tenant_id: int) -> Organisation | None:
+    """The active organisation with this id, or None (gone or deactivated). Organisations are
+    not tenant data: no tenant context is needed. Tasks, and public links that name their
+    organisation (escrow tokens, sealed Message-IDs), start here."""
+    return Organisation.objects.filter(pk=tenant_id, is_active=True).first()
+
+
 def organisation_for_task(tenant_id: int) -> Organisation:
-    tenant = Organisation.objects.filter(pk=tenant_id, is_active=True).first()
+    tenant = active_organisation(tenant_id)
     if tenant is None:
         raise UnknownTenant(f"Organisation {tenant_id} does not exist or is inactive.")
     return tenant
