@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 from django import forms
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.http import HttpRequest
 
 from consent.models import ConsentStatus, ContactPreferences, OptInForm
 from consent.recipients import PreferenceCentre
+from sealpost.window_counter import count_in_window
 from segments.contacts import ContactInputError, normalise_email
 
 TICKET_SALT = "sealpost.consent.optin-form-ticket"
@@ -99,13 +99,7 @@ def _origin(url: str) -> str:
 
 
 def _count(key: str) -> int:
-    window = settings.CONSENT_OPTIN_RATE_WINDOW
-    cache.add(key, 0, timeout=window)
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # the key expired between add and incr
-        cache.set(key, 1, timeout=window)
-        return 1
+    return count_in_window(key, settings.CONSENT_OPTIN_RATE_WINDOW)
 
 
 def submission_allowed(*, ip: str, form: OptInForm) -> bool:

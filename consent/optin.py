@@ -17,7 +17,6 @@ from enum import StrEnum
 from functools import partial
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import QuerySet
@@ -32,6 +31,7 @@ from consent.purposes import UnknownPurpose, purpose_get, purposes_for
 from consent.recipients import granted_purposes, suppressions_lift
 from consent.services import RECIPIENT, ConsentError, Evidence, consent_set
 from encryption.fields import blind_index_for
+from sealpost.window_counter import count_in_window
 from segments.contacts import ContactInputError, contact_create, normalise_email
 from segments.models import Contact
 from segments.selectors import contact_get
@@ -205,13 +205,7 @@ def _address_allowance(tenant: Organisation, email_index: str) -> bool:
     """At most CONSENT_OPTIN_EMAILS_PER_ADDRESS confirmation emails per address per window, so
     the form cannot be used to flood someone's mailbox. Keyed by the blind index, not the address."""
     key = f"sealpost:optin:address:{tenant.pk}:{email_index}"
-    cache.add(key, 0, timeout=settings.CONSENT_OPTIN_RATE_WINDOW)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=settings.CONSENT_OPTIN_RATE_WINDOW)
-        count = 1
-    return count <= settings.CONSENT_OPTIN_EMAILS_PER_ADDRESS
+    return count_in_window(key, settings.CONSENT_OPTIN_RATE_WINDOW) <= settings.CONSENT_OPTIN_EMAILS_PER_ADDRESS
 
 
 def _contact_for(tenant: Organisation, email: str) -> Contact:

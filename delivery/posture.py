@@ -51,6 +51,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from delivery.models import DomainTlsPosture, TenantRecipientDomain
+from sealpost.window_counter import count_in_window
 
 if TYPE_CHECKING:
     from encryption.protection import DomainPosture
@@ -1281,14 +1282,7 @@ def recipient_domain_check_request(*, tenant: Any, user: Any, domain: str) -> Te
 
     require_tenant_is_current(tenant)
     domain = normalise_domain(domain)
-    key = f"sealpost:delivery:domain_checks:{tenant.pk}"
-    cache.add(key, 0, timeout=3600)
-    try:
-        count = int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=3600)
-        count = 1
-    if count > settings.DELIVERY_DOMAIN_CHECKS_PER_HOUR:
+    if count_in_window(f"sealpost:delivery:domain_checks:{tenant.pk}", 3600) > settings.DELIVERY_DOMAIN_CHECKS_PER_HOUR:
         raise CheckRateLimited
     now = timezone.now()
     with transaction.atomic():

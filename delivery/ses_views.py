@@ -30,6 +30,7 @@ from django.views.decorators.http import require_POST
 
 from delivery import ses
 from sealpost.request_id import client_ip
+from sealpost.window_counter import count_in_window
 from tenants.access import public_view
 
 logger = logging.getLogger(__name__)
@@ -56,11 +57,7 @@ def _failures(key: str) -> int:
 
 
 def _count_failure(key: str) -> None:
-    cache.add(key, 0, timeout=FAILURE_WINDOW_SECONDS)
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=FAILURE_WINDOW_SECONDS)
+    count_in_window(key, FAILURE_WINDOW_SECONDS)
 
 
 def _seen_key(message_id: str) -> str:

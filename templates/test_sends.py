@@ -27,7 +27,6 @@ from datetime import datetime
 from functools import partial
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -37,6 +36,7 @@ from django.http import Http404
 from audit.services import Target, actor_for_user, record, system_actor
 from authn.models import User
 from delivery.single_send import FAILED, HELD, RETRY, SENT, SingleMessage, SingleOutcome
+from sealpost.window_counter import count_in_window
 from templates import models as template_models
 from templates.context import render_context
 from templates.fields import merge_fields
@@ -73,14 +73,7 @@ def _rate_key(tenant: Organisation, user: User) -> str:
 
 
 def _take_allowance(tenant: Organisation, user: User) -> bool:
-    key = _rate_key(tenant, user)
-    cache.add(key, 0, timeout=TEST_SEND_WINDOW_SECONDS)
-    try:
-        count = int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=TEST_SEND_WINDOW_SECONDS)
-        count = 1
-    return count <= _limit()
+    return count_in_window(_rate_key(tenant, user), TEST_SEND_WINDOW_SECONDS) <= _limit()
 
 
 def render_sample(*, tenant: Organisation, version: TemplateVersion, language: str) -> RenderedMessage:
