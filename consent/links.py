@@ -28,6 +28,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from sealpost import leb128
 from segments.models import Contact
 from tenants.models import Organisation
 
@@ -129,26 +130,11 @@ def unsubscribe_url(*, tenant: Organisation, contact: Contact, purpose: str | No
 # --- The mailto address -------------------------------------------------------------------------
 
 
-def _leb128(number: int) -> bytes:
-    if number < 0:
-        raise ValueError("Only non-negative ids can be encoded.")
-    out = bytearray()
-    while True:
-        byte, number = number & 0x7F, number >> 7
-        out.append(byte | (0x80 if number else 0))
-        if not number:
-            return bytes(out)
-
-
 def _read_leb128(data: bytes, offset: int) -> tuple[int, int]:
-    number = shift = 0
-    for index in range(offset, min(len(data), offset + 9)):
-        byte = data[index]
-        number |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return number, index + 1
-    raise InvalidLink("The address is not valid.")
+    read = leb128.decode(data, offset)
+    if read is None:
+        raise InvalidLink("The address is not valid.")
+    return read
 
 
 def purpose_tag(purpose: str) -> bytes:
@@ -179,7 +165,7 @@ def mailto_local_part(*, tenant: Organisation, contact: Contact, purpose: str | 
     because each guess costs an email sent to us.
     """
     body = bytearray([MAILTO_VERSION_PURPOSE if purpose else MAILTO_VERSION_ALL])
-    body += _leb128(tenant.pk)
+    body += leb128.encode(tenant.pk)
     body += contact.pk.bytes
     if purpose:
         body += purpose_tag(purpose)

@@ -36,6 +36,7 @@ from django.utils import timezone
 from audit.services import Target, actor_for_user, record, system_actor
 from authn.models import User
 from encryption.models import MAX_ESCROW_DAYS, EscrowedMessage, EscrowReply, EscrowSettings, EscrowStatus
+from sealpost import leb128
 from tenants.context import require_tenant_is_current, tenant_context
 from tenants.models import Organisation
 from tenants.tasks import active_organisation
@@ -66,28 +67,8 @@ def escrow_settings_for(*, tenant: Organisation) -> EscrowSettings:
 # --- Tokens ---------------------------------------------------------------------------------------
 
 
-def _leb128(number: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, number = number & 0x7F, number >> 7
-        out.append(byte | (0x80 if number else 0))
-        if not number:
-            return bytes(out)
-
-
-def _read_leb128(data: bytes) -> tuple[int, int] | None:
-    number = shift = 0
-    for index in range(min(len(data), 9)):
-        byte = data[index]
-        number |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return number, index + 1
-    return None
-
-
 def new_token(tenant: Organisation) -> str:
-    raw = _leb128(tenant.pk) + secrets.token_bytes(TOKEN_RANDOM_BYTES)
+    raw = leb128.encode(tenant.pk) + secrets.token_bytes(TOKEN_RANDOM_BYTES)
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
@@ -103,7 +84,7 @@ def tenant_id_of_token(token: str) -> int | None:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except ValueError:
         return None
-    read = _read_leb128(raw)
+    read = leb128.decode(raw)
     if read is None or len(raw) - read[1] != TOKEN_RANDOM_BYTES:
         return None
     return read[0]

@@ -16,7 +16,6 @@ from audit.tests.helpers import actions, events, head_seq
 from encryption.escrow import (
     EscrowSettingsInvalid,
     EscrowUnavailable,
-    _leb128,
     escrow_expire_due,
     escrow_from_token,
     escrow_retract,
@@ -27,6 +26,7 @@ from encryption.escrow import (
 )
 from encryption.models import EscrowedMessage, EscrowStatus
 from encryption.tests.escrow_support import PHI_TEXT, make_escrowed, make_reply
+from sealpost.leb128 import encode as _leb128
 from tenants.context import tenant_context
 from tenants.roles import Role
 

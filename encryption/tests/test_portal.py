@@ -506,7 +506,7 @@ def test_a_reply_needs_proof_in_this_browser(world, client):
 def test_a_token_naming_another_tenant_with_this_random_part_opens_nothing(world, client):
     import base64
 
-    from encryption.escrow import _leb128
+    from sealpost.leb128 import encode as _leb128
 
     a_stored = make_escrowed(world.a)
     make_escrowed(world.b)
