@@ -476,16 +476,23 @@ def sending_domain_get(*, tenant: Organisation, domain_id: uuid.UUID | str) -> S
     return sending_domain
 
 
-def _verified(tenant: Organisation, domain: str) -> SendingDomain | None:
+def verified_sending_domains(*, tenant: Organisation) -> QuerySet[SendingDomain]:
+    """The organisation's verified sending domains, by name (in production, never one verified
+    only for the demo)."""
     require_tenant_is_current(tenant)
+    rows = SendingDomain.objects.for_tenant(tenant).filter(status=SendingDomainStatus.VERIFIED)
+    if settings.PRODUCTION:
+        rows = rows.filter(verified_for_demo=False)
+    return rows.order_by("domain")
+
+
+def _verified(tenant: Organisation, domain: str) -> SendingDomain | None:
     try:
         domain = normalise_domain(domain)
     except InvalidDomain:
+        require_tenant_is_current(tenant)
         return None
-    rows = SendingDomain.objects.for_tenant(tenant).filter(domain=domain, status=SendingDomainStatus.VERIFIED)
-    if settings.PRODUCTION:
-        rows = rows.filter(verified_for_demo=False)
-    return rows.first()
+    return verified_sending_domains(tenant=tenant).filter(domain=domain).first()
 
 
 def sending_domain_verified(*, tenant: Organisation, domain: str) -> bool:

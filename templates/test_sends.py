@@ -151,11 +151,11 @@ class Sender:
 def default_sender(*, tenant: Organisation) -> Sender:
     """The organisation's name at ``no-reply@`` its first verified sending domain: test
     messages are DKIM-signed like real ones, so they need one (SendTestRefused otherwise)."""
-    from delivery.sending_domains import sending_domain_list, sending_domain_verified
+    from delivery.sending_domains import verified_sending_domains
 
-    for sending_domain in sending_domain_list(tenant=tenant):
-        if sending_domain_verified(tenant=tenant, domain=sending_domain.domain):
-            return Sender(name=tenant.name[:100], address=f"{TEST_FROM_LOCAL_PART}@{sending_domain.domain}")
+    first = verified_sending_domains(tenant=tenant).first()
+    if first is not None:
+        return Sender(name=tenant.name[:100], address=f"{TEST_FROM_LOCAL_PART}@{first.domain}")
     raise SendTestRefused(
         "Test messages are signed and sent like real ones: verify a sending domain first (Delivery → Sending domains)."
     )
