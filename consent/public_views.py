@@ -63,6 +63,7 @@ from segments.contacts import ContactInputError
 from tenants.access import public_view
 from tenants.context import tenant_context
 from tenants.models import Organisation
+from tenants.tasks import active_organisation
 
 USER_AGENT_MAX = 512
 
@@ -201,7 +202,7 @@ def confirm_view(request: HttpRequest, token: str) -> HttpResponse:
     """GET changes nothing (mail scanners fetch links): it shows a page whose small static script
     POSTs at once, so a person confirms in one click. The POST confirms."""
     tenant_id = confirmation_token_tenant_id(token)
-    tenant = Organisation.objects.filter(pk=tenant_id, is_active=True).first() if tenant_id else None
+    tenant = active_organisation(tenant_id) if tenant_id else None
     if tenant is None:
         return _invalid_link(request)
     with tenant_context(tenant, switch_from_active=True):

@@ -40,6 +40,7 @@ from consent.services import (
 from segments.models import Contact
 from tenants.context import require_tenant_is_current, tenant_context
 from tenants.models import Organisation
+from tenants.tasks import active_organisation
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Channel:
 
 def link_organisation(target: LinkTarget) -> Organisation:
     """The (active) organisation a link belongs to; a link of a closed organisation is invalid."""
-    tenant = Organisation.objects.filter(pk=target.tenant_id, is_active=True).first()
+    tenant = active_organisation(target.tenant_id)
     if tenant is None:
         raise InvalidLink("The link is not valid.")
     return tenant
