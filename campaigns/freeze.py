@@ -26,6 +26,8 @@ from django.db.models import Count, QuerySet
 
 from campaigns.models import Campaign, CampaignSettings, Message, MessageStatus, ScheduleKind
 from consent.selectors import sendable_contacts
+from reporting.events import events_record_campaign_moves
+from reporting.models import EventKind
 from segments.models import Contact
 from segments.rules import segment_queryset
 from tenants.models import Organisation
@@ -160,5 +162,10 @@ def freeze_audience(*, tenant: Organisation, campaign: Campaign, settings: Campa
     were written. Runs inside the launch transaction."""
     audience = audience_queryset(tenant=tenant, campaign=campaign, settings=settings, now=now)
     if connection.vendor == "postgresql":
-        return _insert_postgresql(tenant, campaign, audience, settings.default_time_zone, now)
-    return _insert_python(tenant, campaign, audience, settings.default_time_zone, now)
+        written = _insert_postgresql(tenant, campaign, audience, settings.default_time_zone, now)
+    else:
+        written = _insert_python(tenant, campaign, audience, settings.default_time_zone, now)
+    events_record_campaign_moves(
+        tenant=tenant, campaign_id=campaign.pk, kind=EventKind.QUEUED, status=MessageStatus.QUEUED, at=now
+    )
+    return written

@@ -34,8 +34,9 @@ Times are the database's clock unless ``now`` is given (tests travel in time wit
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -136,6 +137,95 @@ def _returning(sql: str, params: list[Any]) -> list[int]:
         return sorted(int(row[0]) for row in cursor.fetchall())
 
 
+# Columns a move returns to describe its events (``_moved_events``).
+MOVED_COLUMNS = "id, campaign_id, contact_id, recipient_domain, first_attempt_at"
+# Where a move takes a message → the event it is (a release back to ``queued`` is none).
+EVENT_OF_STATUS: dict[str, str] = {
+    S.SENT: "sent",
+    S.DEFERRED: "deferred",
+    S.FAILED: "failed",
+    S.UNKNOWN: "unknown",
+    S.ESCROWED: "escrow_notice_sent",
+    S.BLOCKED: "blocked",
+    S.QUARANTINED: "quarantined",
+    S.SKIPPED: "skipped",
+    S.CANCELLED: "cancelled",
+}
+GAVE_UP = "gave_up"  # the pipeline's reason code for a bounce after deferrals (soft)
+
+
+def _returning_moved(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Run an ``UPDATE … RETURNING {MOVED_COLUMNS}``; rows sorted by id."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(cursor.fetchall(), key=lambda row: int(row[0]))
+
+
+def _event_kind(to_status: str, fields: dict[str, Any]) -> str | None:
+    if to_status == S.BOUNCED:
+        code = fields.get("smtp_code")
+        soft = GAVE_UP in (fields.get("reason_codes") or ()) or (code is not None and 400 <= int(code) < 500)
+        return "bounced_soft" if soft else "bounced_hard"
+    return EVENT_OF_STATUS.get(str(to_status))
+
+
+def _record_moves(
+    tenant: Organisation,
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    from_status: str,
+    to_status: str,
+    at: datetime,
+    fields: dict[str, Any] | None = None,
+    domains: dict[int, str] | None = None,
+) -> list[int]:
+    """Record the event of each move in ``rows`` (``MOVED_COLUMNS``); returns the moved ids."""
+    from reporting.events import NewEvent, events_record
+
+    fields = fields or {}
+    kind = _event_kind(to_status, fields)
+    ids = [int(row[0]) for row in rows]
+    if kind is None or not rows:
+        return ids
+    detail = str(fields.get("smtp_enhanced") or "")
+    events = []
+    for message_id, campaign_id, contact_id, domain, first_attempt_at in rows:
+        domain = (domains or {}).get(int(message_id)) or domain or ""
+        delivery_ms = None
+        if kind == "sent" and first_attempt_at is not None:
+            started = _parse_dt(first_attempt_at)
+            delivery_ms = int((at - started).total_seconds() * 1000)
+        events.append(
+            NewEvent(
+                kind=kind,
+                occurred_at=at,
+                campaign_id=_as_uuid(campaign_id),
+                message_id=int(message_id),
+                contact_id=_as_uuid(contact_id),
+                recipient_domain=domain,
+                detail=detail,
+                after_delivery=kind.startswith("bounced") and from_status == S.SENT,
+                delivery_ms=delivery_ms,
+            )
+        )
+    events_record(tenant=tenant, events=events)
+    return ids
+
+
+def _as_uuid(value: Any) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(str(value))
+
+
+def _parse_dt(value: Any) -> datetime:
+    """A datetime column read by raw SQL (a string on SQLite)."""
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+
+
 def _check_owner(owner: str) -> None:
     if not owner or len(owner) > MAX_OWNER:
         raise ValueError(f"A lease owner is a non-empty identifier of at most {MAX_OWNER} characters.")
@@ -151,12 +241,13 @@ def messages_expire_handed_off(*, tenant: Organisation, campaign: Campaign, now:
     outcome is unknown, and they must never be sent again. Moves them to ``unknown``."""
     require_tenant_is_current(tenant)
     at = _now(now)
-    return _returning(
-        "UPDATE campaigns_message SET status = %s, lease_owner = '', lease_expires_at = NULL, updated_at = %s "
+    rows = _returning_moved(
+        "UPDATE campaigns_message SET status = %s, lease_owner = '', lease_expires_at = NULL, updated_at = %s "  # noqa: S608
         "WHERE tenant_id = %s AND campaign_id = %s AND status = %s "
-        "AND handed_off_at IS NOT NULL AND lease_expires_at < %s RETURNING id",
+        f"AND handed_off_at IS NOT NULL AND lease_expires_at < %s RETURNING {MOVED_COLUMNS}",
         [S.UNKNOWN, _dt(at), tenant.pk, _uuid(campaign.pk), S.SENDING, _dt(at)],
     )
+    return _record_moves(tenant, rows, from_status=S.SENDING, to_status=S.UNKNOWN, at=at)
 
 
 def messages_claim(
@@ -248,12 +339,14 @@ def messages_mark_many(
     from_status: str,
     to_status: str,
     now: datetime | None = None,
+    domains: dict[int, str] | None = None,
     **fields: Any,
 ) -> list[int]:
     """Move the messages among ``ids`` that are in ``from_status`` (and, out of ``sending``,
     leased to ``owner``) to ``to_status``, setting ``fields`` (see ``MARK_FIELDS``); returns the
     ids that moved. ``deferred`` needs ``next_attempt_at``: the message is claimable again from
-    then. Leaving ``sending`` ends the lease."""
+    then. Leaving ``sending`` ends the lease. Each move is recorded as an event (``reporting``),
+    with the recipient domain from ``domains`` (message id → domain) or the message's own."""
     require_tenant_is_current(tenant)
     check_transition(from_status, to_status)
     if to_status == S.SENDING:
@@ -294,10 +387,13 @@ def messages_mark_many(
         where_params.append(owner)
         if to_status in BEFORE_HAND_OFF_ONLY:
             conditions.append("handed_off_at IS NULL")
-    return _returning(
+    rows = _returning_moved(
         f"UPDATE campaigns_message SET {', '.join(assignments)} "  # noqa: S608
-        f"WHERE {' AND '.join(conditions)} RETURNING id",
+        f"WHERE {' AND '.join(conditions)} RETURNING {MOVED_COLUMNS}",
         params + where_params,
+    )
+    return _record_moves(
+        tenant, rows, from_status=from_status, to_status=to_status, at=at, fields=fields, domains=domains
     )
 
 
@@ -441,10 +537,10 @@ def messages_skip_revoked(
     )
     state_params: list[Any] = [S.QUEUED, S.DEFERRED] + ([S.SENDING, owner] if owner else [])
     with transaction.atomic():
-        return _returning(
+        rows = _returning_moved(
             "UPDATE campaigns_message SET status = %s, reason_codes = %s, lease_owner = '', "  # noqa: S608
             "lease_expires_at = NULL, updated_at = %s "
-            f"WHERE tenant_id = %s AND campaign_id = %s AND {states} AND {refused_in} RETURNING id",
+            f"WHERE tenant_id = %s AND campaign_id = %s AND {states} AND {refused_in} RETURNING {MOVED_COLUMNS}",
             [
                 S.SKIPPED,
                 json.dumps([SKIP_REASON]),
@@ -455,24 +551,47 @@ def messages_skip_revoked(
                 *refused_params,
             ],
         )
+        return _record_moves(tenant, rows, from_status=S.QUEUED, to_status=S.SKIPPED, at=at)
 
 
 def messages_first_attempt(
-    *, tenant: Organisation, ids: Iterable[int], owner: str, now: datetime | None = None
+    *,
+    tenant: Organisation,
+    ids: Iterable[int],
+    owner: str,
+    now: datetime | None = None,
+    domains: dict[int, str] | None = None,
 ) -> list[int]:
-    """Stamp ``first_attempt_at`` on the messages among ``ids`` that ``owner`` holds and that
-    never met the transport before; returns those ids. One UPDATE for the batch."""
+    """Stamp ``first_attempt_at`` (and the recipient domain, from ``domains``: message id →
+    domain) on the messages among ``ids`` that ``owner`` holds and that never met the transport
+    before; returns those ids. One UPDATE per recipient domain in the batch."""
     id_list = _owner_ids(tenant, owner, ids)
     if not id_list:
         return []
     at = _now(now)
-    id_in, id_params = _id_in(id_list)
-    return _returning(
-        "UPDATE campaigns_message SET first_attempt_at = %s "  # noqa: S608
-        f"WHERE tenant_id = %s AND {id_in} AND status = %s AND lease_owner = %s "
-        "AND first_attempt_at IS NULL RETURNING id",
-        [_dt(at), tenant.pk, *id_params, S.SENDING, owner],
-    )
+    domain_of = {message_id: (domains or {}).get(message_id, "")[:253] for message_id in id_list}
+    if connection.vendor == "postgresql":
+        # One UPDATE, each message joined to its domain.
+        return _returning(
+            "UPDATE campaigns_message AS m SET first_attempt_at = %s, recipient_domain = v.domain "
+            "FROM unnest(%s::bigint[], %s::text[]) AS v(id, domain) "
+            "WHERE m.id = v.id AND m.tenant_id = %s AND m.status = %s AND m.lease_owner = %s "
+            "AND m.first_attempt_at IS NULL RETURNING m.id",
+            [_dt(at), list(domain_of), list(domain_of.values()), tenant.pk, S.SENDING, owner],
+        )
+    by_domain: dict[str, list[int]] = {}
+    for message_id, domain in domain_of.items():
+        by_domain.setdefault(domain, []).append(message_id)
+    stamped: list[int] = []
+    for domain, members in sorted(by_domain.items()):
+        id_in, id_params = _id_in(members)
+        stamped += _returning(
+            "UPDATE campaigns_message SET first_attempt_at = %s, recipient_domain = %s "  # noqa: S608
+            f"WHERE tenant_id = %s AND {id_in} AND status = %s AND lease_owner = %s "
+            "AND first_attempt_at IS NULL RETURNING id",
+            [_dt(at), domain, tenant.pk, *id_params, S.SENDING, owner],
+        )
+    return sorted(stamped)
 
 
 def message_quarantine_decided(
@@ -517,9 +636,10 @@ def message_quarantine_decided(
             # Due now, and tried as if new: the give-up period starts at its next attempt.
             assignments += ["send_after = %s", "next_attempt_at = NULL", "first_attempt_at = NULL"]
             params.append(_dt(at))
-        moved = _returning(
+        rows = _returning_moved(
             f"UPDATE campaigns_message SET {', '.join(assignments)} "  # noqa: S608
-            "WHERE tenant_id = %s AND id = %s AND status = %s RETURNING id",
+            f"WHERE tenant_id = %s AND id = %s AND status = %s RETURNING {MOVED_COLUMNS}",
             [*params, tenant.pk, int(message_id), S.QUARANTINED],
         )
+        moved = _record_moves(tenant, rows, from_status=S.QUARANTINED, to_status=to_status, at=at)
     return (str(campaign_id), str(to_status)) if moved else None

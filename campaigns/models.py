@@ -107,6 +107,8 @@ class Campaign(TenantModel):
     local_send_date = models.DateField(null=True, blank=True)
     local_send_time = models.TimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    # Open and click tracking for this campaign (the organisation's switches still apply).
+    tracking_enabled = models.BooleanField(default=True, db_default=True)
     # Compliance approval, when the approval rule requires it (campaigns.checks.approval_required).
     # It is for one template version: a newer approved version needs approving again.
     approved_by = models.ForeignKey("authn.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
@@ -185,6 +187,11 @@ class Message(TenantModel):
     level = models.CharField(max_length=16, blank=True, default="")
     smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
     smtp_enhanced = models.CharField(max_length=16, blank=True, default="")
+    # The recipient's domain (not PHI; the address itself is encrypted on the contact), stamped
+    # with the first attempt: reports group by it and late events (bounces) carry it.
+    recipient_domain = models.CharField(max_length=253, blank=True, default="", db_default="")
+    # The TLS protocol the transport negotiated for the accepted message (e.g. "TLSv1.3").
+    tls_version = models.CharField(max_length=16, blank=True, default="", db_default="")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -40,6 +40,8 @@ from campaigns.models import (
     validate_header_safe,
 )
 from campaigns.selectors import campaign_progress, campaign_settings
+from reporting.events import events_record_campaign_moves
+from reporting.models import EventKind
 from segments.segment_services import segment_get
 from templates.models import TemplateVersion
 from templates.selectors import approved_version, template_get, template_versions
@@ -353,6 +355,9 @@ def campaign_cancel(*, tenant: Organisation, user: User, campaign: Campaign, act
             Message.objects.for_tenant(tenant)
             .filter(campaign_id=locked.pk, status__in=PENDING)
             .update(status=MessageStatus.CANCELLED, updated_at=now)
+        )
+        events_record_campaign_moves(
+            tenant=tenant, campaign_id=locked.pk, kind=EventKind.CANCELLED, status=MessageStatus.CANCELLED, at=now
         )
         locked.finished_at = now
         locked.save(update_fields=["status", "finished_at", "updated_at"])

@@ -317,7 +317,13 @@ def _stamp_first_attempts(
         return
     now = clock()
     with tenant_context(tenant):
-        messages_first_attempt(tenant=tenant, ids=[p.message_id for p in first_timers], owner=owner, now=now)
+        messages_first_attempt(
+            tenant=tenant,
+            ids=[p.message_id for p in first_timers],
+            owner=owner,
+            now=now,
+            domains={p.message_id: p.domain for p in first_timers},
+        )
     for p in first_timers:
         p.first_attempt_at = now
 
@@ -754,6 +760,7 @@ def _mark_groups(
             from_status=from_status,
             to_status=status,
             now=clock(),
+            domains={p.message_id: p.domain for p in members if p.domain},
             **fields,
         )
     return moved

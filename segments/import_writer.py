@@ -47,6 +47,9 @@ CONTACT_FIELDS = (
     "created_at",
     "updated_at",
 )
+# Contact columns an import never writes: new contacts get the column's default, existing ones
+# keep theirs (a patient's own choice, such as opting out of tracking, is not the file's to set).
+DEFAULTED_FIELDS = ("tracking_opt_out",)
 INDEX_FIELDS = ("contact", "tenant", "terms", "attributes")
 _TEMP_CONTACTS = "sealpost_import_contact"
 _TEMP_INDEX = "sealpost_import_contact_index"

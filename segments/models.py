@@ -79,6 +79,8 @@ class Contact(TenantModel):
     external_id_index = BlindIndexField(source="external_id", blank=True)
     language = models.CharField(max_length=16, default="en")
     time_zone = models.CharField(max_length=64, default="UTC")
+    # The contact asked not to be tracked: no open pixel, no tracked links.
+    tracking_opt_out = models.BooleanField(default=False, db_default=False)
     # Tags as a JSON object {tag: true}; segment rules test them through ContactIndex.terms.
     tags = models.JSONField(default=dict, blank=True)
     # Non-PHI attribute values by key (numbers as numbers, dates as ISO strings, booleans).

@@ -48,6 +48,7 @@ def populated(world):
     from encryption.services import data_key_rotate
     from encryption.tests.escrow_support import escrow_rows_in_every_table
     from encryption.tests.support import protection_rows_in_every_table
+    from reporting.tests.event_support import event_rows_in_every_table
     from templates.tests.support import template_rows_in_every_table
 
     for fixture in (world.a, world.b):
@@ -64,6 +65,7 @@ def populated(world):
             sending_domain_rows(fixture)
             inbound_report_rows(fixture)
             escrow_rows_in_every_table(fixture)
+            event_rows_in_every_table(fixture)
             _identity_rows(fixture)
     return world
 

@@ -476,10 +476,11 @@ def test_batch_indexes_equal_the_encryption_modules(world):
 
 
 def test_the_bulk_writer_covers_every_contact_column():
-    from segments.import_writer import CONTACT_FIELDS, INDEX_FIELDS
+    from segments.import_writer import CONTACT_FIELDS, DEFAULTED_FIELDS, INDEX_FIELDS
     from segments.models import ContactIndex
 
-    assert set(CONTACT_FIELDS) == {field.name for field in Contact._meta.concrete_fields}
+    assert not set(CONTACT_FIELDS) & set(DEFAULTED_FIELDS)
+    assert set(CONTACT_FIELDS) | set(DEFAULTED_FIELDS) == {field.name for field in Contact._meta.concrete_fields}
     assert set(INDEX_FIELDS) == {field.name for field in ContactIndex._meta.concrete_fields}
     # imports._add_new_contact_lines formats its COPY lines in this order.
     assert CONTACT_FIELDS[:8] == (
