@@ -3,8 +3,10 @@
 A group is ``{"all": [...]}``, ``{"any": [...]}`` or ``{"none": [...]}`` (no child matches); a
 condition is ``{"field": ..., "op": ..., "value": ...}``. Fields are ``tag``, ``language``,
 ``time_zone``, ``created_at``, ``last_activity_at``, ``attr.<key>`` for the tenant's data
-dictionary and ``consent.<purpose>`` for a contact's consent status for a purpose (granted,
-revoked, pending, never_asked). See docs/segments.md for the operators.
+dictionary, ``consent.<purpose>`` for a contact's consent status for a purpose (granted,
+revoked, pending, never_asked) and ``engagement.opened`` / ``engagement.clicked`` for a person's
+last open or click of any campaign message (``within_last_days``; "not opened" is a ``none``
+group). See docs/segments.md for the operators.
 
 - Rules run against the search index (``ContactSearch``, see ``segments.search_index``): tags,
   language, time zone and every attribute's presence, equality and membership are tests on
@@ -15,7 +17,9 @@ revoked, pending, never_asked). See docs/segments.md for the operators.
   JSON copy of the non-PHI attributes. Ranges over PHI numbers, unbounded PHI date ranges and
   substring search in PHI text cannot be answered from hashes and are refused with an
   explanation. Created and last-activity dates are compared on the contact itself; consent
-  status on the contact's consent rows (no row: never asked).
+  status on the contact's consent rows (no row: never asked); engagement on the contact's
+  ``reporting.ContactEngagement`` row (last human open and click, indexed; no row: never), as an
+  ``EXISTS`` inside the segment's one query.
 - Every compiled condition is two-valued (never SQL NULL), so ``none`` and the negative
   operators are exactly the negation of their positive forms, as in ``evaluate_rules``.
 - ``evaluate_rules`` is the reference: the same semantics in Python over one contact (it decrypts
@@ -39,6 +43,7 @@ from django.utils import timezone
 from consent.models import ConsentStatus, ContactConsent
 from consent.purposes import purpose_keys as consent_purpose_keys
 from encryption.blind_index import normalise
+from reporting.models import ContactEngagement
 from segments.attributes import (
     AttributeValueError,
     coerce_value,
@@ -58,7 +63,9 @@ MAX_PHI_DAYS = 366  # PHI date windows: one token per day, so they must stay bou
 GROUP_KINDS = ("all", "any", "none")
 BUILTIN_FIELDS = ("tag", "language", "time_zone", "created_at", "last_activity_at")
 # Conditions that later issues make possible; refused until then with a clear message.
-NOT_YET_AVAILABLE = ("engagement", "opened", "clicked", "delivered", "bounced", "unsubscribed")
+NOT_YET_AVAILABLE = ("delivered", "bounced", "unsubscribed")
+# engagement.<what> → the ContactEngagement column holding the contact's last (human) one.
+ENGAGEMENT_FIELDS = {"opened": "last_opened_at", "clicked": "last_clicked_at"}
 
 # Value shapes, for the builder UI: none (no value), one, list, range ([low, high]), days
 # (a whole number of days), month (1-12), month_day ("MM-DD"), tag.
@@ -104,6 +111,7 @@ _KIND_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "datetime": ((*_RANGE, *_RELATIVE, *_CALENDAR), ()),  # created_at, last_activity_at: always set
     "consent": (_EQUALITY, ()),  # consent.<purpose>: the status, never_asked without a row
+    "engagement": (("within_last_days",), ()),  # engagement.opened / .clicked: the last one's day
 }
 CONSENT_STATUSES = tuple(ConsentStatus.values)
 
@@ -217,10 +225,18 @@ class _Checker:
                 self.fail(f"{path}.field", "Not a consent purpose of this organisation.")
                 return None
             kind = "consent"
+        elif field.startswith("engagement."):
+            if field[11:] not in ENGAGEMENT_FIELDS:
+                self.fail(f"{path}.field", "Not an engagement condition: use engagement.opened or engagement.clicked.")
+                return None
+            kind = "engagement"
+        elif field in ("opened", "clicked"):
+            self.fail(f"{path}.field", f"Unknown field; did you mean engagement.{field}?")
+            return None
         elif field in BUILTIN_FIELDS:
             kind = {"tag": "tag", "language": "code", "time_zone": "code"}.get(field, "datetime")
         elif field.split(".")[0] in NOT_YET_AVAILABLE:
-            self.fail(f"{path}.field", "Engagement conditions are not available yet.")
+            self.fail(f"{path}.field", "Delivery conditions are not available yet.")
             return None
         else:
             self.fail(f"{path}.field", "Unknown field.")
@@ -466,7 +482,21 @@ class _Compiler:
             return Q(pk__in=Contact.objects.for_tenant(self.tenant).filter(self.datetime(condition)).values("pk"))
         if condition.kind == "consent":
             return self.consent(condition, op)
+        if condition.kind == "engagement":
+            return self.engagement(condition)
         return self.attribute(condition, op)
+
+    def engagement(self, condition: _Condition) -> Q:
+        """EXISTS the contact's engagement row with its last open (click) in the window: the
+        row by primary key, or the (tenant, last_*) index for a semi-join."""
+        column = ENGAGEMENT_FIELDS[condition.field[11:]]
+        low, high = _window(condition, self.today)
+        assert low is not None and high is not None  # noqa: S101 - within_last_days is bounded
+        rows = ContactEngagement.objects.for_tenant(self.tenant).filter(
+            contact_id=OuterRef("pk"),
+            **{f"{column}__gte": _start_of(low), f"{column}__lt": _start_of(high + timedelta(days=1))},
+        )
+        return Q(Exists(rows))
 
     def consent(self, condition: _Condition, op: str) -> Q:
         statuses = {condition.value} if op == "eq" else set(condition.value)
@@ -637,6 +667,10 @@ class _Evaluator:
         if condition.kind == "consent":
             row = ContactConsent.objects.filter(contact=self.contact, purpose=condition.field[8:]).first()
             return row.status if row else ConsentStatus.NEVER_ASKED
+        if condition.kind == "engagement":
+            column = ENGAGEMENT_FIELDS[condition.field[11:]]
+            at = ContactEngagement.objects.filter(contact_id=self.contact.pk).values_list(column, flat=True).first()
+            return None if at is None else timezone.localtime(at).date()
         assert condition.definition is not None  # noqa: S101
         if condition.is_phi:
             if self._phi is None:
@@ -650,6 +684,9 @@ class _Evaluator:
             return value in stored
         if condition.kind == "consent":
             return stored in ({value} if op == "eq" else set(value))
+        if condition.kind == "engagement":  # never opened (clicked): not within any window
+            low, high = _window(condition, self.today)
+            return stored is not None and low is not None and high is not None and low <= stored <= high
         if op == "is_set":
             return stored is not None
         if stored is None:

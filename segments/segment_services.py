@@ -24,6 +24,7 @@ from segments.attributes import dictionary_for
 from segments.models import Contact, Segment
 from segments.rules import (
     BUILTIN_FIELDS,
+    ENGAGEMENT_FIELDS,
     OPERATORS,
     InvalidRules,
     RuleError,
@@ -48,6 +49,9 @@ _BUILTIN_KINDS = {
     "last_activity_at": ("Last activity", "datetime"),
 }
 assert set(_BUILTIN_KINDS) == set(BUILTIN_FIELDS)  # noqa: S101 - keeps this table in step with rules
+# engagement.<what>: a person's last open or click of any campaign email (reporting).
+_ENGAGEMENT_LABELS = {"opened": "Opened an email", "clicked": "Clicked a link"}
+assert set(_ENGAGEMENT_LABELS) == set(ENGAGEMENT_FIELDS)  # noqa: S101
 
 
 class SegmentError(ValueError):
@@ -141,6 +145,10 @@ def segment_fields(*, tenant: Organisation) -> list[dict[str, Any]]:
                 "phi": False,
                 "choices": list(ConsentStatus.values),
             }
+        )
+    for what, label in _ENGAGEMENT_LABELS.items():
+        fields.append(
+            {"field": f"engagement.{what}", "label": label, "kind": "engagement", "phi": False, "choices": []}
         )
     return fields
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reporting.models import ContactEngagement
 from segments.attributes import contact_attributes_apply, dictionary_for
 from segments.models import AttributeDefinition, AttributeType, Contact, ContactSearch
 from segments.rules import (
@@ -54,9 +56,17 @@ def _define_dictionary(tenant) -> dict[str, AttributeDefinition]:
         return dictionary_for(tenant=tenant)
 
 
-def _contact(tenant, dictionary, *, created=None, active=None, attributes=None, **fields) -> Contact:
+def _contact(
+    tenant, dictionary, *, created=None, active=None, attributes=None, opened=None, clicked=None, **fields
+) -> Contact:
+    """A contact; ``opened`` / ``clicked``: its last human open / click (reporting's
+    ContactEngagement row, as ``reporting.events`` keeps it)."""
     contact = make_contact(tenant, **fields)
     with tenant_context(tenant):
+        if opened is not None or clicked is not None:
+            ContactEngagement.objects.create(
+                tenant=tenant, contact_id=contact.pk, last_opened_at=opened, last_clicked_at=clicked
+            )
         if attributes:
             contact_attributes_apply(contact=contact, values=attributes, dictionary=dictionary)
             contact.save()
@@ -95,6 +105,9 @@ def people(world):
         tags={"vip": True, "newsletter": True},
         created=TODAY - timedelta(days=3),
         active=TODAY - timedelta(days=400),
+        # Late on the first day of a 3-day window (days are UTC), and a click long ago.
+        opened=datetime.combine(TODAY - timedelta(days=3), datetime.min.time(), tzinfo=UTC) + timedelta(hours=23),
+        clicked=datetime.combine(TODAY - timedelta(days=40), datetime.min.time(), tzinfo=UTC),
         attributes={
             "plan": "Gold",
             "score": 10,
@@ -116,6 +129,9 @@ def people(world):
         tags={"newsletter": True},
         created=date(2026, 3, 2),
         active=TODAY - timedelta(days=2),
+        # Just before the 3-day window opens; clicked only (an open blocked by the mail client).
+        opened=datetime.combine(TODAY - timedelta(days=4), datetime.min.time(), tzinfo=UTC) + timedelta(hours=23),
+        clicked=datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9),
         attributes={
             "plan": "Silver",
             "score": 2.5,
@@ -220,6 +236,12 @@ OPERATOR_CASES = [
     ({"field": "attr.next_visit", "op": "in_month", "value": 4}, {"bob"}),
     ({"field": "attr.next_visit", "op": "on_month_day", "value": "03-01"}, {"cat"}),
     ({"field": "attr.next_visit", "op": "is_not_set"}, {"dan"}),
+    # engagement: the last human open / click (cat and dan never engaged)
+    ({"field": "engagement.opened", "op": "within_last_days", "value": 3}, {"ann"}),
+    ({"field": "engagement.opened", "op": "within_last_days", "value": 4}, {"ann", "bob"}),
+    ({"field": "engagement.opened", "op": "within_last_days", "value": 2}, set()),
+    ({"field": "engagement.clicked", "op": "within_last_days", "value": 0}, {"bob"}),
+    ({"field": "engagement.clicked", "op": "within_last_days", "value": 40}, {"ann", "bob"}),
 ]
 
 
@@ -262,6 +284,59 @@ def test_groups_any_all_none(people):
     assert compiled == reference == set()
 
 
+def test_not_opened_is_a_none_group_and_combines_with_others(people):
+    tenant, dictionary, named = people
+    opened_3 = {"field": "engagement.opened", "op": "within_last_days", "value": 3}
+    not_opened = {"none": [opened_3]}
+    compiled, reference = _matches(tenant, dictionary, not_opened, named.values())
+    assert compiled == reference == {named[name].id for name in ("bob", "cat", "dan")}  # never opened counts
+    clicked_not_opened = {"all": [{"field": "engagement.clicked", "op": "within_last_days", "value": 30}, not_opened]}
+    compiled, reference = _matches(tenant, dictionary, clicked_not_opened, named.values())
+    assert compiled == reference == {named["bob"].id}
+    either = {"any": [opened_3, {"field": "language", "op": "eq", "value": "fr"}]}
+    compiled, reference = _matches(tenant, dictionary, either, named.values())
+    assert compiled == reference == {named["ann"].id, named["cat"].id}
+
+
+def test_engagement_is_an_exists_inside_the_one_query(people, django_assert_num_queries):
+    tenant, _dictionary, named = people
+    rules = {
+        "all": [
+            {"field": "tag", "op": "has_tag", "value": "newsletter"},
+            {"field": "engagement.opened", "op": "within_last_days", "value": 30},
+            {"none": [{"field": "engagement.clicked", "op": "within_last_days", "value": 7}]},
+        ]
+    }
+    with tenant_context(tenant):
+        condition = compile_rules(tenant=tenant, rules=rules, dictionary=_dictionary, today=TODAY)
+        matches = ContactSearch.objects.for_tenant(tenant).filter(condition)
+        sql = str(matches.query)
+        with django_assert_num_queries(1):
+            assert list(matches.values_list("id", flat=True)) == [named["ann"].id]  # opened, no recent click
+    assert sql.count("EXISTS") == 2 and "reporting_contactengagement" in sql
+
+
+@pytest.mark.parametrize(
+    ("condition", "path", "words"),
+    [
+        ({"field": "engagement.opened", "op": "within_last_days", "value": -1}, "value", "whole number of days"),
+        ({"field": "engagement.opened", "op": "within_last_days", "value": 36_501}, "value", "0 to 36500"),
+        ({"field": "engagement.clicked", "op": "within_last_days", "value": "7"}, "value", "whole number"),
+        ({"field": "engagement.clicked", "op": "within_last_days", "value": True}, "value", "whole number"),
+        ({"field": "engagement.clicked", "op": "within_last_days", "value": 2.5}, "value", "whole number"),
+        ({"field": "engagement.clicked", "op": "within_last_days"}, "value", "needs a value"),
+        ({"field": "engagement.opened", "op": "more_than_days_ago", "value": 3}, "op", "within_last_days"),
+        ({"field": "engagement.bounced", "op": "within_last_days", "value": 3}, "field", "engagement.opened"),
+        ({"field": "opened", "op": "within_last_days", "value": 3}, "field", "engagement.opened"),
+    ],
+)
+def test_bad_engagement_conditions_name_their_node(world, condition, path, words):
+    rules = {"all": [{"field": "language", "op": "eq", "value": "en"}, {"none": [condition]}]}
+    errors = validate_rules(rules, {})
+    assert [error.path for error in errors] == [f"rules.all[1].none[0].{path}"]
+    assert words in errors[0].message
+
+
 def test_validation_errors_name_the_node_path(world):
     dictionary = _define_dictionary(world.a.tenant)
     rules = {
@@ -293,7 +368,7 @@ def test_validation_errors_name_the_node_path(world):
         "rules.all[2].op",
         "rules.all[3].value",
         "rules.all[4].op",
-        "rules.all[5].field",
+        "rules.all[5].op",
         "rules.all[6].op",
         "rules.all[7].value",
         "rules.all[8].value",
@@ -302,7 +377,7 @@ def test_validation_errors_name_the_node_path(world):
     by_path = {error.path: error.message for error in errors}
     assert "ranges" in by_path["rules.all[1].any[2].op"]
     assert "encrypted" in by_path["rules.all[2].op"]
-    assert "not available yet" in by_path["rules.all[5].field"]
+    assert "within_last_days" in by_path["rules.all[5].op"]
     assert all(isinstance(error, RuleError) for error in errors)
     with pytest.raises(InvalidRules) as raised, tenant_context(world.a.tenant):
         compile_rules(tenant=world.a.tenant, rules=rules, dictionary=dictionary, today=TODAY)
@@ -332,13 +407,18 @@ def test_depth_and_size_are_limited(world):
 def test_segment_never_returns_another_tenants_contacts(world):
     dictionary_a = _define_dictionary(world.a.tenant)
     dictionary_b = _define_dictionary(world.b.tenant)
-    mine = _contact(world.a.tenant, dictionary_a, tags={"vip": True}, attributes={"diagnosis": "Asthma"})
-    _contact(world.b.tenant, dictionary_b, tags={"vip": True}, attributes={"diagnosis": "Asthma"})
+    now = timezone.now()
+    mine = _contact(world.a.tenant, dictionary_a, tags={"vip": True}, attributes={"diagnosis": "Asthma"}, opened=now)
+    _contact(
+        world.b.tenant, dictionary_b, tags={"vip": True}, attributes={"diagnosis": "Asthma"}, opened=now, clicked=now
+    )
     for rules in (
         {"all": []},
         {"all": [{"field": "tag", "op": "has_tag", "value": "vip"}]},
         {"all": [{"field": "attr.diagnosis", "op": "eq", "value": "Asthma"}]},
         {"none": [{"field": "attr.diagnosis", "op": "eq", "value": "Flu"}]},
+        {"all": [{"field": "engagement.opened", "op": "within_last_days", "value": 1}]},
+        {"none": [{"field": "engagement.clicked", "op": "within_last_days", "value": 1000}]},
     ):
         with tenant_context(world.a.tenant):
             assert list(segment_queryset(tenant=world.a.tenant, rules=rules).values_list("id", flat=True)) == [mine.id]
@@ -393,13 +473,24 @@ VALUES = {
     "attr.weight": st.sampled_from([60, 70.5, 80]),
     "attr.smoker": st.booleans(),
     "attr.clinic": st.sampled_from(["North", "South"]),
+    # Engagement takes a number of days only (drawn below); the value here is never used.
+    "engagement.opened": st.none(),
+    "engagement.clicked": st.none(),
 }
+# Last opens and clicks: any hour of the days around TODAY (window edges fall inside a day).
+MOMENTS = st.builds(
+    lambda day, minutes: datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(minutes=minutes),
+    DAYS,
+    st.integers(0, 24 * 60 - 1),
+)
 KINDS = {
     "tag": "tag",
     "language": "code",
     "time_zone": "code",
     "created_at": "datetime",
     "last_activity_at": "datetime",
+    "engagement.opened": "engagement",
+    "engagement.clicked": "engagement",
 }
 KINDS.update({f"attr.{key}": str(kind) for key, kind, _, _ in ATTRIBUTES})
 PHI = {f"attr.{key}" for key, _, phi, _ in ATTRIBUTES if phi}
@@ -449,6 +540,8 @@ def synthetic_contacts(draw):
         "created": draw(DAYS),
         "active": draw(DAYS),
         "attributes": attributes,
+        "opened": draw(st.none() | MOMENTS),
+        "clicked": draw(st.none() | MOMENTS),
     }
 
 
