@@ -69,7 +69,7 @@ def metric_names(event: NewEvent, *, unique: bool) -> list[str]:
     or click)."""
     kind = str(event.kind)
     if kind in ENGAGEMENT_KINDS:
-        base = ENGAGEMENT_KINDS[kind]
+        base = ENGAGEMENT_KINDS[EventKind(kind)]
         if event.machine:
             return [f"{base}_machine"]
         return [base, f"{base}_unique"] if unique else [base]
@@ -113,19 +113,14 @@ def _first_engagements(tenant: Organisation, events: Sequence[NewEvent]) -> set[
         if not earliest:
             continue
         rows = sorted(earliest.items())
-        values = ", ".join(["(%s, %s, %s)"] * len(rows))
-        params: list[Any] = []
-        for message_id, index in rows:
-            params += [message_id, tenant.pk, _dt(events[index].occurred_at)]
-        table = "reporting_messageengagement"
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (message_id, tenant_id, {column}) VALUES {values} "  # noqa: S608
-                f"ON CONFLICT (message_id) DO UPDATE SET {column} = excluded.{column} "
-                f"WHERE {table}.{column} IS NULL RETURNING message_id",
-                params,
-            )
-            won = {int(row[0]) for row in cursor.fetchall()}
+        won = _upsert_first(
+            tenant,
+            "reporting_messageengagement",
+            "message_id",
+            column,
+            [(message_id, events[index].occurred_at) for message_id, index in rows],
+            later_wins=False,
+        )
         unique.update(index for message_id, index in rows if message_id in won)
     return unique
 
@@ -139,19 +134,45 @@ def _touch_contact_engagement(tenant: Organisation, events: Sequence[NewEvent]) 
                 latest[event.contact_id] = event.occurred_at if at is None else max(at, event.occurred_at)
         if not latest:
             continue
-        rows = sorted(latest.items())
-        values = ", ".join(["(%s, %s, %s)"] * len(rows))
-        params: list[Any] = []
-        for contact_id, at in rows:
-            params += [_uuid(contact_id), tenant.pk, _dt(at)]
-        table = "reporting_contactengagement"
-        with connection.cursor() as cursor:
+        _upsert_first(
+            tenant, "reporting_contactengagement", "contact_id", column, sorted(latest.items()), later_wins=True
+        )
+
+
+def _upsert_first(
+    tenant: Organisation, table: str, key: str, column: str, rows: list[tuple[Any, datetime]], *, later_wins: bool
+) -> set[Any]:
+    """Upsert ``(key, time)`` rows setting ``column``: where it is empty, or (``later_wins``)
+    older. Returns the keys written (for first opens: exactly the first ones, also under
+    concurrency, because the condition is re-checked on the locked row)."""
+    condition = f"{table}.{column} IS NULL"
+    if later_wins:
+        condition += f" OR {table}.{column} < excluded.{column}"
+    key_type = "bigint" if key == "message_id" else "uuid"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
             cursor.execute(
-                f"INSERT INTO {table} (contact_id, tenant_id, {column}) VALUES {values} "  # noqa: S608
-                f"ON CONFLICT (contact_id) DO UPDATE SET {column} = excluded.{column} "
-                f"WHERE {table}.{column} IS NULL OR {table}.{column} < excluded.{column}",
+                f"INSERT INTO {table} ({key}, tenant_id, {column}) "  # noqa: S608
+                f"SELECT k, %s, t FROM unnest(%s::{key_type}[], %s::timestamptz[]) AS v(k, t) "
+                f"ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column} WHERE {condition} "
+                f"RETURNING {key}",
+                [tenant.pk, [k for k, _ in rows], [t for _, t in rows]],
+            )
+        else:
+            values = ", ".join(["(%s, %s, %s)"] * len(rows))
+            params: list[Any] = []
+            for k, t in rows:
+                params += [_uuid(k) if key_type == "uuid" else k, tenant.pk, _dt(t)]
+            cursor.execute(
+                f"INSERT INTO {table} ({key}, tenant_id, {column}) VALUES {values} "  # noqa: S608
+                f"ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column} WHERE {condition} "
+                f"RETURNING {key}",
                 params,
             )
+        written = [row[0] for row in cursor.fetchall()]
+    if key_type == "uuid":
+        return {uuid.UUID(str(k)) for k in written}
+    return {int(k) for k in written}
 
 
 # --- Raw events ----------------------------------------------------------------------------------
@@ -171,34 +192,43 @@ EVENT_COLUMNS = (
 PG_ARRAY_TYPES = ("bigint", "uuid", "bigint", "uuid", "text", "timestamptz", "text", "boolean", "bigint", "text")
 
 
-def _event_row(tenant: Organisation, e: NewEvent) -> list[Any]:
-    return [
-        tenant.pk,
-        _uuid(e.campaign_id),
-        e.message_id,
-        _uuid(e.contact_id),
-        str(e.kind),
-        _dt(e.occurred_at),
-        e.recipient_domain[:253],
-        e.machine,
-        e.link_id,
-        e.detail[:64],
-    ]
-
-
 def _insert_events(tenant: Organisation, events: Sequence[NewEvent]) -> None:
-    rows = [_event_row(tenant, e) for e in events]
     columns = ", ".join(EVENT_COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One array per column: binding ten arrays is far cheaper than ten thousand values.
-            arrays = [list(column) for column in zip(*rows, strict=True)]
-            unnest = ", ".join(f"%s::{t}[]" for t in PG_ARRAY_TYPES)
+            arrays: list[list[Any]] = [
+                [e.campaign_id for e in events],
+                [e.message_id for e in events],
+                [e.contact_id for e in events],
+                [str(e.kind) for e in events],
+                [e.occurred_at for e in events],
+                [e.recipient_domain[:253] for e in events],
+                [e.machine for e in events],
+                [e.link_id for e in events],
+                [e.detail[:64] for e in events],
+            ]
+            unnest = ", ".join(f"%s::{t}[]" for t in PG_ARRAY_TYPES[1:])
             cursor.execute(
-                f"INSERT INTO reporting_event ({columns}) SELECT * FROM unnest({unnest})",  # noqa: S608
-                arrays,
+                f"INSERT INTO reporting_event ({columns}) SELECT %s, v.* FROM unnest({unnest}) AS v",  # noqa: S608
+                [tenant.pk, *arrays],
             )
             return
+        rows = [
+            [
+                tenant.pk,
+                _uuid(e.campaign_id),
+                e.message_id,
+                _uuid(e.contact_id),
+                str(e.kind),
+                _dt(e.occurred_at),
+                e.recipient_domain[:253],
+                e.machine,
+                e.link_id,
+                e.detail[:64],
+            ]
+            for e in events
+        ]
         placeholders = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
         cursor.execute(
             f"INSERT INTO reporting_event ({columns}) VALUES {', '.join([placeholders] * len(rows))}",  # noqa: S608
@@ -209,23 +239,61 @@ def _insert_events(tenant: Organisation, events: Sequence[NewEvent]) -> None:
 # --- Rollups -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Rollup:
+    """A rollup table: its key columns besides the tenant (name, PostgreSQL type), the unique
+    key upserts meet on, and whether it sums delivery time."""
+
+    table: str
+    keys: tuple[tuple[str, str], ...]
+    conflict: tuple[str, ...]
+    with_ms: bool = False
+
+
+CAMPAIGN_DAY = Rollup(
+    "reporting_campaigndailystat",
+    (("campaign_id", "uuid"), ("day", "date"), ("metric", "text")),
+    ("campaign_id", "day", "metric"),
+)
+CAMPAIGN_DOMAIN = Rollup(
+    "reporting_campaigndomainstat",
+    (("campaign_id", "uuid"), ("domain", "text"), ("metric", "text")),
+    ("campaign_id", "domain", "metric"),
+    with_ms=True,
+)
+CAMPAIGN_LINK = Rollup(
+    "reporting_campaignlinkstat",
+    (("campaign_id", "uuid"), ("link_id", "bigint"), ("metric", "text")),
+    ("campaign_id", "link_id", "metric"),
+)
+TENANT_DAY = Rollup("reporting_tenantdailystat", (("day", "date"), ("metric", "text")), ("tenant_id", "day", "metric"))
+TENANT_DOMAIN_DAY = Rollup(
+    "reporting_tenantdomaindailystat",
+    (("day", "date"), ("domain", "text"), ("metric", "text")),
+    ("tenant_id", "day", "domain", "metric"),
+)
+
+
 def _update_rollups(tenant: Organisation, events: Sequence[NewEvent], unique: set[int]) -> None:
-    campaign_day: Counter[tuple[str, date, str]] = Counter()
-    campaign_domain: Counter[tuple[str, str, str]] = Counter()
-    campaign_domain_ms: Counter[tuple[str, str, str]] = Counter()
+    campaign_day: Counter[tuple[Any, date, str]] = Counter()
+    campaign_domain: Counter[tuple[Any, str, str]] = Counter()
+    campaign_domain_ms: Counter[tuple[Any, str, str]] = Counter()
+    campaign_link: Counter[tuple[Any, int, str]] = Counter()
     tenant_day: Counter[tuple[date, str]] = Counter()
     tenant_domain_day: Counter[tuple[date, str, str]] = Counter()
-    campaign_link: Counter[tuple[str, int, str]] = Counter()
+    days: dict[datetime, date] = {}
     for index, event in enumerate(events):
-        day = _utc_day(event.occurred_at)
+        day = days.get(event.occurred_at)
+        if day is None:
+            day = days[event.occurred_at] = _utc_day(event.occurred_at)
         domain = event.recipient_domain[:253]
+        campaign = event.campaign_id
         for metric in metric_names(event, unique=index in unique):
             tenant_day[(day, metric)] += 1
             if domain:
                 tenant_domain_day[(day, domain, metric)] += 1
-            if event.campaign_id is None:
+            if campaign is None:
                 continue
-            campaign = str(event.campaign_id)
             campaign_day[(campaign, day, metric)] += 1
             if event.link_id is not None:
                 campaign_link[(campaign, int(event.link_id), metric)] += 1
@@ -233,63 +301,69 @@ def _update_rollups(tenant: Organisation, events: Sequence[NewEvent], unique: se
                 campaign_domain[(campaign, domain, metric)] += 1
                 if event.delivery_ms is not None and metric == K.SENT:
                     campaign_domain_ms[(campaign, domain, metric)] += max(0, int(event.delivery_ms))
-    _upsert(
-        "reporting_campaigndailystat",
-        ("campaign_id", "day", "metric"),
-        [((_uuid(uuid.UUID(c)), _date(d), m), n, None) for (c, d, m), n in sorted(campaign_day.items())],
-        tenant,
-    )
-    _upsert(
-        "reporting_campaigndomainstat",
-        ("campaign_id", "domain", "metric"),
-        [
-            ((_uuid(uuid.UUID(c)), dom, m), n, campaign_domain_ms.get((c, dom, m), 0))
-            for (c, dom, m), n in sorted(campaign_domain.items())
-        ],
-        tenant,
-    )
-    _upsert(
-        "reporting_campaignlinkstat",
-        ("campaign_id", "link_id", "metric"),
-        [((_uuid(uuid.UUID(c)), link, m), n, None) for (c, link, m), n in sorted(campaign_link.items())],
-        tenant,
-    )
-    _upsert(
-        "reporting_tenantdailystat",
-        ("tenant_id", "day", "metric"),
-        [((tenant.pk, _date(d), m), n, None) for (d, m), n in sorted(tenant_day.items())],
-        tenant,
-    )
-    _upsert(
-        "reporting_tenantdomaindailystat",
-        ("tenant_id", "day", "domain", "metric"),
-        [((tenant.pk, _date(d), dom, m), n, None) for (d, dom, m), n in sorted(tenant_domain_day.items())],
-        tenant,
-    )
+    _upsert(tenant, CAMPAIGN_DAY, campaign_day)
+    _upsert(tenant, CAMPAIGN_DOMAIN, campaign_domain, campaign_domain_ms)
+    _upsert(tenant, CAMPAIGN_LINK, campaign_link)
+    _upsert(tenant, TENANT_DAY, tenant_day)
+    _upsert(tenant, TENANT_DOMAIN_DAY, tenant_domain_day)
+
+
+def _sort_key(item: tuple[tuple[Any, ...], int]) -> tuple[str, ...]:
+    return tuple(str(part) for part in item[0])
 
 
 def _upsert(
-    table: str, key: tuple[str, ...], rows: list[tuple[tuple[Any, ...], int, int | None]], tenant: Organisation
+    tenant: Organisation,
+    rollup: Rollup,
+    counts: Counter[Any],
+    delivery_ms: Counter[Any] | None = None,
 ) -> None:
-    """Add each row's count (and delivery time) to the row with its key, creating it if new."""
-    if not rows:
+    """Add each key's count (and delivery time) to its row, creating it if new. Rows go in key
+    order, so two transactions upserting the same rows lock them in the same order."""
+    if not counts:
         return
-    with_ms = rows[0][2] is not None
-    owns_tenant = "tenant_id" in key
-    columns = ([] if owns_tenant else ["tenant_id"]) + list(key) + ["count"] + (["delivery_ms"] if with_ms else [])
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    params: list[Any] = []
-    for values, count, ms in rows:
-        params += ([] if owns_tenant else [tenant.pk]) + list(values) + [count] + ([ms] if with_ms else [])
-    updates = f"count = {table}.count + excluded.count"
-    if with_ms:
-        updates += f", delivery_ms = {table}.delivery_ms + excluded.delivery_ms"
+    items = sorted(counts.items(), key=_sort_key)
+    names = [name for name, _ in rollup.keys]
+    columns = ["tenant_id", *names, "count"] + (["delivery_ms"] if rollup.with_ms else [])
+    updates = f"count = {rollup.table}.count + excluded.count"
+    if rollup.with_ms:
+        updates += f", delivery_ms = {rollup.table}.delivery_ms + excluded.delivery_ms"
+    conflict = f"ON CONFLICT ({', '.join(rollup.conflict)}) DO UPDATE SET {updates}"
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays: list[list[Any]] = [[key[i] for key, _ in items] for i in range(len(names))]
+            arrays.append([count for _, count in items])
+            types = [pg_type for _, pg_type in rollup.keys] + ["bigint"]
+            if rollup.with_ms:
+                arrays.append([(delivery_ms or {}).get(key, 0) for key, _ in items])
+                types.append("bigint")
+            unnest = ", ".join(f"%s::{t}[]" for t in types)
+            cursor.execute(
+                f"INSERT INTO {rollup.table} ({', '.join(columns)}) "  # noqa: S608
+                f"SELECT %s, v.* FROM unnest({unnest}) AS v {conflict}",
+                [tenant.pk, *arrays],
+            )
+            return
+        params: list[Any] = []
+        for key, count in items:
+            params += [tenant.pk, *(_sqlite_value(value, t) for value, (_, t) in zip(key, rollup.keys, strict=True))]
+            params.append(count)
+            if rollup.with_ms:
+                params.append((delivery_ms or {}).get(key, 0))
+        placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "  # noqa: S608
-            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}",
+            f"INSERT INTO {rollup.table} ({', '.join(columns)}) "  # noqa: S608
+            f"VALUES {', '.join([placeholders] * len(items))} {conflict}",
             params,
         )
+
+
+def _sqlite_value(value: Any, pg_type: str) -> Any:
+    if pg_type == "uuid":
+        return _uuid(value)
+    if pg_type == "date":
+        return _date(value)
+    return value
 
 
 # --- Values as the backend stores them (raw SQL bypasses the fields' own conversion) -------------
@@ -340,27 +414,11 @@ def events_record_campaign_moves(
     total = sum(count for _, count in by_domain)
     if not total:
         return 0
-    day, metric, campaign = _date(_utc_day(at)), str(kind), _uuid(campaign_id)
+    day, metric = _utc_day(at), str(kind)
+    campaign = campaign_id if isinstance(campaign_id, uuid.UUID) else uuid.UUID(str(campaign_id))
     domains = [(domain, count) for domain, count in by_domain if domain]
-    _upsert(
-        "reporting_campaigndailystat",
-        ("campaign_id", "day", "metric"),
-        [((campaign, day, metric), total, None)],
-        tenant,
-    )
-    _upsert(
-        "reporting_tenantdailystat", ("tenant_id", "day", "metric"), [((tenant.pk, day, metric), total, None)], tenant
-    )
-    _upsert(
-        "reporting_campaigndomainstat",
-        ("campaign_id", "domain", "metric"),
-        [((campaign, domain, metric), count, 0) for domain, count in domains],
-        tenant,
-    )
-    _upsert(
-        "reporting_tenantdomaindailystat",
-        ("tenant_id", "day", "domain", "metric"),
-        [((tenant.pk, day, domain, metric), count, None) for domain, count in domains],
-        tenant,
-    )
+    _upsert(tenant, CAMPAIGN_DAY, Counter({(campaign, day, metric): total}))
+    _upsert(tenant, TENANT_DAY, Counter({(day, metric): total}))
+    _upsert(tenant, CAMPAIGN_DOMAIN, Counter({(campaign, domain, metric): count for domain, count in domains}))
+    _upsert(tenant, TENANT_DOMAIN_DAY, Counter({(day, domain, metric): count for domain, count in domains}))
     return total
