@@ -167,6 +167,14 @@ ACTIONS: dict[str, str] = {
     "sending_domain.checked": "A sending domain's DKIM, SPF and DMARC records were checked (details: each result).",
     "sending_domain.removed": "An admin removed a sending domain and its DKIM key.",
     "sending_domain.verified_for_demo": "seed_demo marked a demo sending domain verified without DNS (demo only).",
+    # Compliance reports (reporting.compliance)
+    "report.export_requested": "A compliance report export was requested (the details give the format and period).",
+    "report.export_generated": "A compliance report export was generated and stored encrypted (rows, size).",
+    "report.export_failed": "A compliance report export could not be generated (an error code, never data).",
+    "report.export_downloaded": "A generated compliance report export was downloaded.",
+    # Tracking (reporting.tracking)
+    "tracking.settings_changed": "An admin changed the organisation's open/click tracking switches.",
+    "campaign.tracking_changed": "Open and click tracking was turned on or off for a campaign.",
     # The audit log itself
     "audit.viewed": "The audit log was viewed.",
     "audit.exported": "The audit log was exported.",

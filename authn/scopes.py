@@ -31,6 +31,16 @@ _SCOPES = [
     Scope("campaigns:read", "Read campaigns, their schedules and delivery status."),
     Scope("campaigns:write", "Create, change, schedule and launch campaigns."),
     Scope("audit:read", "Read the organisation's audit log and its verification status."),
+    Scope(
+        "compliance:read",
+        "Read the compliance reports (PHI exposure summary: campaign names and recipient domains, never "
+        "addresses) and request, follow and download their exports.",
+    ),
+    Scope(
+        "reports:read",
+        "Read campaign dashboards and the organisation's sending overview: counts and rates by day, recipient "
+        "domain and clicked link (never a contact).",
+    ),
     Scope("baa:read", "Read the business associate agreement's status, whether PHI may be sent, and sub-processors."),
 ]
 

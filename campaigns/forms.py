@@ -37,6 +37,14 @@ class CampaignForm(forms.Form):
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         help_text="Each recipient gets it at this time in their own time zone (at once if it has passed there).",
     )
+    tracking = forms.ChoiceField(
+        label="Open and click tracking",
+        choices=[("on", "On (as the organisation's tracking settings allow)"), ("off", "Off for this campaign")],
+        widget=forms.RadioSelect,
+        required=False,
+        initial="on",
+        help_text="Never for messages with PHI unless the organisation allows it, nor for recipients who opted out.",
+    )
 
     def __init__(self, *args: Any, tenant: Organisation, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -62,6 +70,7 @@ class CampaignForm(forms.Form):
             "scheduled_at": campaign.scheduled_at,
             "local_send_date": campaign.local_send_date,
             "local_send_time": campaign.local_send_time,
+            "tracking": "on" if campaign.tracking_enabled else "off",
         }
 
     def to_input(self) -> CampaignInput:
@@ -77,6 +86,7 @@ class CampaignForm(forms.Form):
             scheduled_at=data.get("scheduled_at"),
             local_send_date=data.get("local_send_date"),
             local_send_time=data.get("local_send_time"),
+            tracking_enabled={"on": True, "off": False}.get(data.get("tracking") or ""),
         )
 
 

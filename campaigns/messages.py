@@ -88,7 +88,9 @@ PENDING = (S.QUEUED, S.DEFERRED)
 # a compliance officer, and a release sends it: its campaign stays ``sending`` until then.
 UNFINISHED = (S.QUEUED, S.DEFERRED, S.SENDING, S.QUARANTINED)
 # The fields a move may set besides the status (no PHI: codes and numbers only).
-MARK_FIELDS = frozenset({"protection_action", "reason_codes", "level", "smtp_code", "smtp_enhanced", "next_attempt_at"})
+MARK_FIELDS = frozenset(
+    {"protection_action", "reason_codes", "level", "smtp_code", "smtp_enhanced", "next_attempt_at", "tls_version"}
+)
 MAX_OWNER = 64
 SKIP_REASON = "no_consent_or_suppressed"
 # Reason codes of a compliance officer's quarantine decision.

@@ -205,6 +205,15 @@ class Message(TenantModel):
             models.Index(fields=["tenant", "campaign", "status", "send_after"], name="campaigns_message_claim"),
             # Deleting a contact (SET NULL) and the frequency cap look messages up by contact.
             models.Index(fields=["contact", "send_after"], name="campaigns_message_contact"),
+            # The PHI exposure report (reporting.compliance): a tenant's PHI-bearing messages by
+            # the time of their last move (id: the pages' tie-break), with what its summary
+            # groups by (index-only scans).
+            models.Index(
+                fields=["tenant", "updated_at", "id"],
+                include=["status", "protection_action", "tls_version"],
+                condition=models.Q(level="phi"),
+                name="campaigns_message_phi_time",
+            ),
         ]
 
     def __str__(self) -> str:

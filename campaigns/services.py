@@ -98,6 +98,8 @@ class CampaignInput:
     scheduled_at: datetime | None = None
     local_send_date: date | None = None
     local_send_time: time | None = None
+    # Open and click tracking (reporting.tracking); None: leave as it is (a new campaign: on).
+    tracking_enabled: bool | None = None
 
 
 def _actor(user: User, actor: Actor | None) -> Actor:
@@ -164,6 +166,8 @@ def _cleaned(tenant: Organisation, data: CampaignInput, now: datetime) -> dict[s
             errors["scheduled_at"] = "Choose a time in the future."
     if kind == ScheduleKind.LOCAL_TIME and (data.local_send_date is None or data.local_send_time is None):
         errors["local_send_time"] = "Choose the local date and time to send at."
+    if data.tracking_enabled is not None:
+        values["tracking_enabled"] = bool(data.tracking_enabled)
     if errors:
         raise CampaignInvalid(errors)
     return values
@@ -180,7 +184,11 @@ def campaign_create(*, tenant: Organisation, user: User, data: CampaignInput, ac
             action="campaign.created",
             actor=_actor(user, actor),
             target=Target.of(campaign),
-            details={"template_id": str(campaign.template_id), "schedule_kind": campaign.schedule_kind},
+            details={
+                "template_id": str(campaign.template_id),
+                "schedule_kind": campaign.schedule_kind,
+                "tracking_enabled": campaign.tracking_enabled,
+            },
         )
     return campaign
 

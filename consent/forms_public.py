@@ -125,6 +125,10 @@ SECURE_ONLY = "secure"
 ORDINARY_EMAIL = "ordinary"
 
 
+TRACKING_ALLOW = "allow"
+TRACKING_OFF = "off"
+
+
 class PreferenceForm(forms.Form):
     purposes = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
     topics = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
@@ -139,6 +143,14 @@ class PreferenceForm(forms.Form):
     warning_accepted = forms.BooleanField(
         required=False, label="I have read the warning above and accept the risk of ordinary email."
     )
+    tracking = forms.ChoiceField(
+        choices=[
+            (TRACKING_ALLOW, "Yes: count when I open a message or follow one of its links"),
+            (TRACKING_OFF, "No: do not track when I open messages or follow their links"),
+        ],
+        widget=forms.RadioSelect,
+        required=False,
+    )
 
     def __init__(self, *args: object, centre: PreferenceCentre, **kwargs: object) -> None:
         kwargs.setdefault(
@@ -148,6 +160,7 @@ class PreferenceForm(forms.Form):
                 "topics": [t.key for t in centre.topics if t.key not in centre.preferences.topics_declined],
                 "frequency": centre.preferences.frequency,
                 "delivery": ORDINARY_EMAIL if centre.preferences.accepts_unencrypted_phi else SECURE_ONLY,
+                "tracking": TRACKING_OFF if centre.tracking_opt_out else TRACKING_ALLOW,
             },
         )
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

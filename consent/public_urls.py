@@ -1,5 +1,5 @@
-"""Recipients' pages, mounted at /r/: no sign-in; each link carries its own authority (a signed
-token, or the form's public id). URLs hold ids only, never an address or a name."""
+"""Recipients' pages, mounted at /r/: no sign-in; each link carries its own authority (a sealed
+token, or the form's public id). URLs name nobody: no contact id, address or name."""
 
 from django.urls import path
 

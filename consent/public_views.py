@@ -2,8 +2,9 @@
 centre and one-click unsubscribe. See docs/consent-recipients.md.
 
 Nobody is signed in here, so the request has no tenant: each view finds the organisation from
-the link (its slug or the signed token) and runs inside ``tenant_context`` for it. Pages never
-show a name or an email address, and are neither cached nor indexed; their URLs hold ids only.
+the link (its slug, or the organisation pk that leads a sealed token) and runs inside
+``tenant_context`` for it. Pages never show a name or an email address, and are neither cached
+nor indexed; their URLs name nobody (``consent.links`` seals what a token is about).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from django.views.decorators.http import require_http_methods
 
 from consent.forms_public import (
     ORDINARY_EMAIL,
+    TRACKING_ALLOW,
+    TRACKING_OFF,
     OptInSubmissionForm,
     PreferenceForm,
     form_ticket,
@@ -245,18 +248,18 @@ def _purpose_names(tenant: Organisation, keys: list[str]) -> list[str]:
 @private_page
 @require_http_methods(["GET", "POST"])
 def preferences_view(request: HttpRequest, token: str) -> HttpResponse:
-    """A normal page with Django's CSRF protection; the signed token says whose choices these are."""
+    """A normal page with Django's CSRF protection; the sealed token says whose choices these are."""
     try:
         target = read_preference_token(token)
         with recipient_context(target) as (tenant, contact):
             if contact is None:
                 return _invalid_link(request, status=410)
-            return _preferences(request, tenant, contact)
+            return _preferences(request, tenant, contact, target.message_id)
     except InvalidLink:
         return _invalid_link(request)
 
 
-def _preferences(request: HttpRequest, tenant: Organisation, contact: Any) -> HttpResponse:
+def _preferences(request: HttpRequest, tenant: Organisation, contact: Any, message_id: int | None) -> HttpResponse:
     here = request.path
     if request.method == "POST" and request.POST.get("action") == "unsubscribe_all":
         recipient_unsubscribe(
@@ -265,6 +268,7 @@ def _preferences(request: HttpRequest, tenant: Organisation, contact: Any) -> Ht
             purpose="",
             channel=Channel.PREFERENCE_CENTRE,
             evidence=_evidence(request, "preference-centre"),
+            message_id=message_id,
         )
         return HttpResponseRedirect(f"{here}?done=unsubscribed")
     centre = preference_centre_get(tenant=tenant, contact=contact)
@@ -279,10 +283,15 @@ def _preferences(request: HttpRequest, tenant: Organisation, contact: Any) -> Ht
                 topics_declined=frozenset(t.key for t in centre.topics if t.key not in set(data["topics"])),
                 accepts_unencrypted=data["delivery"] == ORDINARY_EMAIL,
                 warning_accepted=data["warning_accepted"],
+                tracking_opt_out={TRACKING_OFF: True, TRACKING_ALLOW: False}.get(data.get("tracking") or ""),
             )
             try:
                 preference_centre_save(
-                    tenant=tenant, contact=contact, choices=choices, evidence=_evidence(request, "preference-centre")
+                    tenant=tenant,
+                    contact=contact,
+                    choices=choices,
+                    evidence=_evidence(request, "preference-centre"),
+                    message_id=message_id,
                 )
             except ConsentError as error:
                 _form_errors_preferences(form, error)
@@ -313,7 +322,7 @@ def _form_errors_preferences(form: PreferenceForm, error: ConsentError) -> None:
 
 @public_view
 @private_page
-@csrf_exempt  # RFC 8058: the provider's POST has no cookies and no CSRF token; the signed token is the authority
+@csrf_exempt  # RFC 8058: the provider's POST has no cookies and no CSRF token; the sealed token is the authority
 @require_http_methods(["GET", "POST"])
 def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
     """GET asks (a scanner's GET must not unsubscribe anyone); POST unsubscribes at once and
@@ -333,8 +342,11 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
                     purpose=target.purpose,
                     channel=Channel.PAGE if from_page else Channel.ONE_CLICK,
                     evidence=_evidence(request, "unsubscribe-page" if from_page else "list-unsubscribe-one-click"),
+                    message_id=target.message_id,
                 )
-                context["preferences_url"] = preference_centre_url(tenant=tenant, contact=contact)
+                context["preferences_url"] = preference_centre_url(
+                    tenant=tenant, contact=contact, message_id=target.message_id
+                )
             return render(request, "consent/public/unsubscribed.html", context)
     except InvalidLink:
         return _invalid_link(request)

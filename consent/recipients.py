@@ -109,12 +109,26 @@ def suppressions_lift(*, tenant: Organisation, contact: Contact, reasons: Iterab
 
 
 def recipient_unsubscribe(
-    *, tenant: Organisation, contact: Contact, purpose: str, channel: str, evidence: Evidence
+    *,
+    tenant: Organisation,
+    contact: Contact,
+    purpose: str,
+    channel: str,
+    evidence: Evidence,
+    message_id: int | None = None,
 ) -> list[ConsentChange]:
     """Revoke ``purpose`` at once, or with no purpose revoke everything and suppress the
-    address. Doing it again changes nothing (but is still recorded as a request)."""
+    address. Doing it again changes nothing (but is still recorded as a request).
+    ``message_id``: the campaign message whose link was followed, if the link named one; the
+    ``unsubscribed`` event then counts for its campaign."""
     require_tenant_is_current(tenant)
     with transaction.atomic():
+        was_suppressed = (
+            not purpose
+            and Suppression.objects.for_tenant(tenant)
+            .filter(email_index=contact.email_index, reason=SuppressionReason.UNSUBSCRIBED)
+            .exists()
+        )
         if purpose:
             try:
                 purpose_get(tenant=tenant, key=purpose, allow_archived=True)
@@ -146,7 +160,26 @@ def recipient_unsubscribe(
                 "changed": sum(1 for change in changes if change.changed),
             },
         )
+        if any(change.changed for change in changes) or (not purpose and not was_suppressed):
+            _report_unsubscribe(tenant, contact, channel, message_id)
     return changes
+
+
+def _report_unsubscribe(tenant: Organisation, contact: Contact, channel: str, message_id: int | None) -> None:
+    """One ``unsubscribed`` event per request that revoked something. A link sent in a campaign
+    message names that message (sealed, ``consent.links``): the event then has its campaign,
+    message and recipient domain. Other links (and mailto addresses) name the contact only."""
+    from reporting.models import EventKind
+    from reporting.sources import message_event_record
+
+    message_event_record(
+        tenant=tenant,
+        kind=EventKind.UNSUBSCRIBED,
+        message_id=message_id,
+        contact_id=contact.pk,
+        detail=channel,
+        message_of_contact=True,
+    )
 
 
 class MailUnsubscribeResult:
@@ -203,6 +236,8 @@ class PreferenceCentre:
     topics: list[Topic]
     preferences: ContactPreferences
     suppressed: bool
+    # The recipient asked not to be tracked (opens and clicks; reporting.tracking).
+    tracking_opt_out: bool = False
 
     @property
     def granted(self) -> set[str]:
@@ -216,6 +251,7 @@ def preference_centre_get(*, tenant: Organisation, contact: Contact) -> Preferen
         topics=list(Topic.objects.for_tenant(tenant).order_by("name")),
         preferences=contact_preferences(tenant=tenant, contact=contact),
         suppressed=is_suppressed(tenant=tenant, contact=contact),
+        tracking_opt_out=contact.tracking_opt_out,
     )
 
 
@@ -226,6 +262,8 @@ class PreferenceChoices:
     topics_declined: frozenset[str]
     accepts_unencrypted: bool
     warning_accepted: bool
+    # Opt out of open and click tracking (True), allow it (False), or leave it (None).
+    tracking_opt_out: bool | None = None
 
 
 @dataclass
@@ -235,12 +273,18 @@ class PreferenceSaveResult:
 
 
 def preference_centre_save(
-    *, tenant: Organisation, contact: Contact, choices: PreferenceChoices, evidence: Evidence
+    *,
+    tenant: Organisation,
+    contact: Contact,
+    choices: PreferenceChoices,
+    evidence: Evidence,
+    message_id: int | None = None,
 ) -> PreferenceSaveResult:
     """Apply the recipient's choices, all or nothing. A ticked purpose is granted, an unticked
     one that was granted or pending is revoked; archived purposes are left as they are. Choosing
     PHI by ordinary email needs the warning accepted. Granting anything lifts an earlier
-    "unsubscribe from everything" (the recipient has just chosen to hear from us again)."""
+    "unsubscribe from everything" (the recipient has just chosen to hear from us again).
+    ``message_id``: the campaign message the preference link came in, if it named one."""
     require_tenant_is_current(tenant)
     centre = preference_centre_get(tenant=tenant, contact=contact)
     current = centre.preferences.accepts_unencrypted_phi
@@ -286,6 +330,15 @@ def preference_centre_save(
                 source=ConsentSource.RECIPIENT,
                 evidence=evidence,
             )
+        if choices.tracking_opt_out is not None and choices.tracking_opt_out != contact.tracking_opt_out:
+            from segments.contacts import contact_update
+
+            # Audited as contact.updated naming the field, with the recipient as actor.
+            contact_update(
+                tenant=tenant, actor=RECIPIENT, contact=contact, data={"tracking_opt_out": choices.tracking_opt_out}
+            )
+        if any(change.to_status == ConsentStatus.REVOKED for change in result.consent_changes):
+            _report_unsubscribe(tenant, contact, Channel.PREFERENCE_CENTRE, message_id)
         if any(change.to_status == ConsentStatus.GRANTED for change in result.consent_changes):
             result.lifted = suppressions_lift(
                 tenant=tenant, contact=contact, reasons=[SuppressionReason.UNSUBSCRIBED], source=ConsentSource.RECIPIENT

@@ -11,7 +11,7 @@ SES notifications, ``delivery.ses.ses_event_apply``).
   ``bounced``; a code that says the mailbox is gone (``smtp_replies.suppresses``: 5.1.x, 5.2.1)
   suppresses the address (``hard_bounce``).
 - ``complaint_record``: an abuse complaint suppresses the address (``complaint``, which staff
-  cannot lift).
+  cannot lift) and is a ``complained`` event in reporting (once per message).
 
 Suppressions are recorded with source ``delivery`` and the component as the actor. Each service
 audits what it did (ids and codes, never addresses or server text) in the caller's transaction.
@@ -28,6 +28,8 @@ from campaigns.messages import message_mark
 from campaigns.models import Message, MessageStatus
 from delivery.mime import MessageRef
 from delivery.smtp_replies import suppresses
+from reporting.models import EventKind
+from reporting.sources import message_event_record
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
 from tenants.tasks import active_organisation
@@ -156,6 +158,10 @@ def complaint_record(
     should_suppress = feedback in COMPLAINT_FEEDBACK_TYPES
     if should_suppress:
         _suppress(tenant=tenant, actor=actor, email=email, reason=SuppressionReason.COMPLAINT)
+        # Reporting counts one complaint per message, however many reports name it.
+        message_event_record(
+            tenant=tenant, kind=EventKind.COMPLAINED, message_id=message.pk, detail=feedback, once_per_message=True
+        )
     record(
         tenant=tenant,
         action=COMPLAINT_ACTION,

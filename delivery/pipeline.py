@@ -13,7 +13,7 @@
    sent now are moved in bulk: blocked, quarantined (``quarantine_hold`` stores them encrypted),
    held for escrow, deferred. A message a compliance officer released from quarantine (queued
    again by ``encryption.quarantine``) is decided with ``released=True`` only while it renders
-   as reviewed (its freshly signed links aside); otherwise it is held again
+   as reviewed (its freshly issued links aside); otherwise it is held again
    (``released_content_changed``);
 4. **transport** the rest with TLS enforced as decided (``verified`` or ``opportunistic``),
    DKIM-signed with the tenant's sending-domain key, with ``List-Unsubscribe`` and
@@ -39,7 +39,6 @@ from __future__ import annotations
 import html as html_lib
 import logging
 import os
-import re
 import socket
 import threading
 from collections import Counter, defaultdict
@@ -47,7 +46,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -370,6 +368,7 @@ def _prepare(
     from encryption.dlp.template_aware import classify_recipient, content_profile, recipient_plan
     from encryption.models import QuarantinedMessage, QuarantineSource, QuarantineStatus
     from encryption.selectors import protection_policy_for
+    from reporting.tracking import tracking_plan
     from segments.models import Contact
     from templates.context import contact_values, render_context
     from templates.fields import merge_fields
@@ -405,6 +404,8 @@ def _prepare(
     catalogue = merge_fields(tenant=tenant)
     policy = protection_policy_for(tenant=tenant).settings()
     purpose = purpose_get(tenant=tenant, key=campaign.purpose, allow_archived=True)
+    # Open pixel and tracked links, when the switches allow (never escrow notices: see below).
+    tracking = tracking_plan(tenant=tenant, campaign=campaign, version=version, contents=contents)
     plans: dict[str, Any] = {}
     postures: dict[str, Any] = {}
     baa: Any = None
@@ -432,9 +433,12 @@ def _prepare(
                 continue
             email = contact.email
             domain = recipient_domain(email)
+            # Sealed links naming the message too, so an unsubscribe counts for this campaign.
             links = {
-                "preferences": preference_centre_url(tenant=tenant, contact=contact),
-                "unsubscribe": unsubscribe_url(tenant=tenant, contact=contact, purpose=campaign.purpose),
+                "preferences": preference_centre_url(tenant=tenant, contact=contact, message_id=message_id),
+                "unsubscribe": unsubscribe_url(
+                    tenant=tenant, contact=contact, purpose=campaign.purpose, message_id=message_id
+                ),
             }
             values = merge_values(catalogue, contact_values(contact, tenant), links, campaign.name)
             content = content_for_language(contents, contact.language, version.default_language)
@@ -534,7 +538,12 @@ def _prepare(
                         message_id=message_id,
                         email=email,
                         subject=rendered.subject,
-                        html=with_preheader(rendered.html, rendered.preheader),
+                        html=tracking.apply(
+                            with_preheader(rendered.html, rendered.preheader),
+                            message_id=message_id,
+                            contact=contact,
+                            level=level,
+                        ),
                         text=rendered.text,
                         links=links,
                         dkim_key=dkim_key,
@@ -570,28 +579,13 @@ def _prepare(
 def _same_as_reviewed(item: Any, rendered: Any, links: dict[str, str]) -> bool:
     """Whether a released quarantine item is what renders now: a release approves the content
     the officer read, not whatever the contact's data makes of the template later. The
-    recipient's own preference and unsubscribe links are signed with the time of signing
-    (``consent.links``), so only their timestamp and signature may differ: the same link
-    payload (organisation, contact, purpose) followed by any ``:timestamp:signature``."""
-    payloads = sorted(
-        {
-            segment.partition(":")[0]
-            for url in links.values()
-            for segment in urlsplit(url).path.split("/")
-            if ":" in segment
-        }
-    )
-    signed = [re.compile(re.escape(payload + ":") + r"[0-9A-Za-z]+:[A-Za-z0-9_-]+") for payload in payloads]
-
-    def masked(value: str | None) -> str:
-        value = value or ""
-        for pattern, payload in zip(signed, payloads, strict=True):
-            value = pattern.sub(payload + ":signed", value)
-        return value
+    recipient's own preference and unsubscribe links carry the time they were issued
+    (``consent.links``), so they are compared by what they name, not by their issue time."""
+    from consent.links import without_link_times
 
     stored = (item.subject, item.text, item.html)
     now = (rendered.subject, rendered.text, rendered.html)
-    return all(masked(a) == masked(b) for a, b in zip(stored, now, strict=True))
+    return all(without_link_times(a or "") == without_link_times(b or "") for a, b in zip(stored, now, strict=True))
 
 
 def _campaign_envelope(
@@ -875,6 +869,8 @@ def _apply_outcomes(
     for p, outcome in zip(items, outcomes, strict=True):
         smtp = {"smtp_code": outcome.code, "smtp_enhanced": outcome.enhanced or ""}
         if outcome.status == Status.SENT:
+            # The protocol the accepted message went over (compliance reports show it).
+            smtp["tls_version"] = (outcome.tls_version or "")[:16]
             final.append(_with(p, S.ESCROWED if p.escrow_id is not None else S.SENT, smtp=smtp))
         elif outcome.status == Status.UNKNOWN:
             final.append(_with(p, S.UNKNOWN, smtp=smtp))

@@ -16,6 +16,9 @@ link (``encryption.escrow``) has named the organisation and the message.
 * **Shared secret** (optional, per organisation): after the code, a value of the contact the
   recipient knows (a date of birth, a member number), compared case- and space-insensitively,
   dates in any common format.
+* **Reporting**: the first opening of the link (the portal's start page shown) is
+  ``escrow_opened``, the first reading (content shown after verification) ``escrow_read``, and
+  each reply ``reply_received`` (``reporting.sources``), in the same transaction as their audit.
 * **Replies** are stored encrypted and the organisation's admins and compliance officers are told
   by email, without PHI, to read them in Sealpost.
 * **Passkeys** for returning recipients (if the organisation allows them): registered after a
@@ -81,6 +84,8 @@ from encryption.models import (
     RecipientPasskey,
 )
 from encryption.portal_tasks import reply_notice_task, send_portal_code_task
+from reporting.models import EventKind
+from reporting.sources import message_event_record
 from segments.models import Contact
 from templates.context import contact_values
 from tenants.context import require_tenant_is_current
@@ -169,6 +174,19 @@ def brand_ink(colour: str) -> str:
     return "#ffffff" if luminance < 0.18 else "#12201f"
 
 
+def _report(tenant: Organisation, escrow: EscrowedMessage, kind: str, now: datetime) -> None:
+    """The portal's events in reporting: the campaign message the escrow holds, or (a message
+    from no campaign) the contact only."""
+    message_event_record(
+        tenant=tenant,
+        kind=kind,
+        message_id=escrow.message_id,
+        campaign_id=escrow.campaign_id,
+        contact_id=escrow.contact_id,
+        at=now,
+    )
+
+
 def _locked_row(tenant: Organisation, escrow: EscrowedMessage) -> EscrowedMessage:
     return EscrowedMessage.objects.for_tenant(tenant).select_for_update().get(pk=escrow.pk)
 
@@ -188,6 +206,7 @@ def portal_opened(*, tenant: Organisation, escrow: EscrowedMessage, now: datetim
             record(
                 tenant=tenant, action="escrow.portal_opened", actor=recipient_actor(escrow), target=Target.of(escrow)
             )
+            _report(tenant, escrow, EventKind.ESCROW_OPENED, now)
     return bool(first)
 
 
@@ -507,6 +526,7 @@ def message_read(*, tenant: Organisation, escrow: EscrowedMessage, now: datetime
         if first:
             escrow.read_at = now
             record(tenant=tenant, action="escrow.read", actor=recipient_actor(escrow), target=Target.of(escrow))
+            _report(tenant, escrow, EventKind.ESCROW_READ, now)
     return bool(first)
 
 
@@ -531,6 +551,7 @@ def reply_send(*, tenant: Organisation, escrow: EscrowedMessage, body: str, now:
             target=Target.of(locked),
             details={"reply": str(reply.pk)},
         )
+        _report(tenant, locked, EventKind.REPLY_RECEIVED, now)
         transaction.on_commit(partial(reply_notice_task.delay, tenant.pk, str(reply.pk)))
     return reply
 

@@ -31,4 +31,6 @@ urlpatterns = [
     path("", include("consent.api.urls")),
     path("", include("templates.api.urls")),
     path("", include("campaigns.api.urls")),
+    path("", include("reporting.api.compliance_urls")),
+    path("", include("reporting.api.urls")),
 ]

@@ -188,7 +188,7 @@ CELERY_TIMEZONE = "UTC"
 # Keep our JSON handler and PHI scrubbing on the root logger in workers and beat.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task modules outside the apps' tasks.py (autodiscovery finds only those).
-CELERY_IMPORTS = ["segments.retention", "segments.import_recovery"]
+CELERY_IMPORTS = ["segments.retention", "segments.import_recovery", "reporting.compliance_tasks"]
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoints": {
         "task": "audit.write_checkpoints",
@@ -217,6 +217,8 @@ CELERY_BEAT_SCHEDULE = {
     "delivery-dispatch-due": {"task": "delivery.dispatch_due", "schedule": 60},
     # Escrowed messages past their expiry lose their content (encryption.tasks).
     "escrow-expire": {"task": "encryption.escrow_expire", "schedule": 3600},
+    # Compliance report exports past their expiry lose their file (reporting.compliance_tasks).
+    "reporting-exports-expire": {"task": "reporting.compliance_exports_expire", "schedule": 3600},
 }
 
 # --- Business associate agreements ----------------------------------------------------------------

@@ -12,6 +12,11 @@ urlpatterns = [
     # Recipients' pages: opt-in forms, confirmation, preference centre, unsubscribe (no sign-in).
     path("r/", include("consent.public_urls")),
     path("secure/", include("encryption.portal_urls")),  # the escrow pickup portal (encryption.portal)
+    # Open and click tracking (reporting.tracking_views): opaque signed tokens, no sign-in.
+    path("t/", include("reporting.tracking_urls")),
+    # Compliance reports and their exports (reporting.compliance_views), before the dashboards.
+    path("reports/compliance/", include("reporting.compliance_urls")),
+    path("reports/", include("reporting.urls")),
     path("audit/", include("audit.urls")),
     path("encryption/", include("encryption.urls")),
     path("baa/", include("baa.urls")),

@@ -102,6 +102,10 @@ def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         if value not in zoneinfo.available_timezones():
             errors["time_zone"] = "Use an IANA time zone such as Europe/Lisbon."
         cleaned["time_zone"] = value
+    if "tracking_opt_out" in data:
+        if not isinstance(data["tracking_opt_out"], bool):
+            errors["tracking_opt_out"] = "Give true or false."
+        cleaned["tracking_opt_out"] = data["tracking_opt_out"] is True
     if "tags" in data:
         try:
             cleaned["tags"] = normalise_tags(data["tags"] or [])
@@ -121,7 +125,7 @@ def _apply(contact: Contact, cleaned: dict[str, Any]) -> list[str]:
     """Sets the cleaned fields on ``contact`` in memory; returns the names of those that changed
     (attribute changes as ``attributes.<key>``)."""
     changed: list[str] = []
-    for name in ("email", "first_name", "last_name", "external_id", *SIMPLE_FIELDS[2:], "tags"):
+    for name in ("email", "first_name", "last_name", "external_id", *SIMPLE_FIELDS[2:], "tags", "tracking_opt_out"):
         if name in cleaned and getattr(contact, name) != cleaned[name]:
             setattr(contact, name, cleaned[name])
             changed.append(name)

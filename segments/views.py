@@ -140,6 +140,7 @@ def contact_detail_view(request: TenantRequest, contact_id: uuid.UUID) -> HttpRe
         "show_phi": show_phi,
         "consent_statuses": contact_consent_statuses(tenant=request.tenant, contact=contact),
         "suppressed": is_suppressed(tenant=request.tenant, contact=contact),
+        "can_write": role_has_permission(request.membership.role, "contacts.write"),
         "escrowed": contact_escrow_history(tenant=request.tenant, contact=contact),
         "replies": contact_replies(tenant=request.tenant, contact=contact)
         if role_has_permission(request.membership.role, "escrow.replies")

@@ -23,6 +23,7 @@ NAVIGATION = [
     NavItem("Segments", "segments:segment_list", "segments.view"),
     NavItem("Templates", "templates:template_list", "templates.view"),
     NavItem("Campaigns", "campaigns:campaign_list", "campaigns.view"),
+    NavItem("Reports", "reporting:overview", "reports.view"),
     NavItem("Data dictionary", "segments:attribute_list", "dictionary.view"),
     NavItem("Data retention", "segments:retention", "retention.manage"),
     NavItem("Consent", "consent:report", "consent.report"),
@@ -32,6 +33,7 @@ NAVIGATION = [
     NavItem("Opt-in forms", "consent:optin_form_list", "optin_forms.manage"),
     NavItem("Members", "tenants:member_list", "members.view"),
     NavItem("Audit log", "audit:event_list", "audit.view"),
+    NavItem("Compliance reports", "reporting_compliance:report", "reports.compliance"),
     NavItem("BAA", "baa:status", "baa.view"),
     NavItem("Sub-processors", "baa:subprocessor_list", "baa.view"),
     NavItem("API applications", "authn:api_application_list", "api_tokens.manage"),
@@ -46,6 +48,7 @@ NAVIGATION = [
     NavItem("Escrow", "encryption:escrow_list", "escrow.view"),
     NavItem("Secure replies", "encryption:escrow_replies", "escrow.replies"),
     NavItem("Escrow settings", "encryption:escrow_settings", "escrow.settings"),
+    NavItem("Tracking", "reporting:tracking_settings", "tracking.settings"),
     NavItem("Roles", "tenants:roles", "roles.view"),
 ]
 

@@ -185,7 +185,24 @@ _PERMISSIONS = [
         "Add and remove sending domains (each gets a DKIM key) and check their DNS records now",
         frozenset({ADMIN}),
     ),
+    Permission(
+        "tracking.settings",
+        "Change open and click tracking: opens, clicks, and whether PHI-bearing messages are tracked",
+        frozenset({ADMIN}),
+    ),
     Permission("audit.view", "Read the audit log and its verification status", frozenset({ADMIN, COMPLIANCE})),
+    Permission(
+        "reports.view",
+        "See campaign dashboards and the organisation's sending overview: delivery, engagement and complaint "
+        "figures, recipient domains and clicked links (counts and rates, never a contact)",
+        frozenset({ADMIN, MARKETER, COMPLIANCE}),
+    ),
+    Permission(
+        "reports.compliance",
+        "Read the compliance reports (PHI exposure, consent, BAA status, audit summary); request, follow "
+        "and download their exports",
+        frozenset({ADMIN, COMPLIANCE}),
+    ),
     Permission(
         "audit.export", "Export the audit log (CSV, or JSON for offline verification)", frozenset({ADMIN, COMPLIANCE})
     ),

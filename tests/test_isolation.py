@@ -21,6 +21,8 @@ from consent.tests import public_support as consent_public
 from delivery.tests import support as delivery_support
 from encryption.tests import escrow_support
 from encryption.tests import support as encryption_support
+from reporting.tests import compliance_support as reporting_compliance
+from reporting.tests import tracking_support as reporting_tracking
 from templates.tests import isolation as templates_isolation
 from tenants.context import tenant_context
 from tenants.models import Membership
@@ -335,6 +337,31 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     "api:campaigns_api:campaign_resume": ObjectRoute(
         campaigns_isolation.paused_kwargs, campaigns_isolation.paused_unchanged
     ),
+    # Reporting: the tracking switches of a campaign and of a contact
+    "reporting:campaign_tracking": ObjectRoute(
+        campaigns_isolation.draft_kwargs, reporting_tracking.campaign_still_tracked
+    ),
+    "reporting:contact_tracking": ObjectRoute(
+        reporting_tracking.opted_out_contact_kwargs, reporting_tracking.contact_still_opted_out
+    ),
+    # Reporting: a campaign's dashboard (web and API)
+    "reporting:campaign_dashboard": ObjectRoute(campaigns_isolation.draft_kwargs, campaigns_isolation.draft_unchanged),
+    "api:reporting_api:campaign_dashboard": ObjectRoute(
+        campaigns_isolation.draft_kwargs, campaigns_isolation.draft_unchanged
+    ),
+    # Reporting: compliance report exports (web and API)
+    **{
+        f"reporting_compliance:{name}": ObjectRoute(
+            reporting_compliance.export_kwargs, reporting_compliance.export_unchanged
+        )
+        for name in ("export_detail", "export_progress", "export_download")
+    },
+    **{
+        f"api:reporting_compliance_api:{name}": ObjectRoute(
+            reporting_compliance.export_kwargs, reporting_compliance.export_unchanged
+        )
+        for name in ("export_detail", "export_download")
+    },
     # Sending domains (delivery)
     **{
         f"delivery:{name}": ObjectRoute(
@@ -362,8 +389,12 @@ NOT_TENANT_DATA: dict[str, str] = {
     # names the organisation. Altered and foreign tokens: consent/tests/test_public_*.py.
     "consent_public:optin_form": "a hosted opt-in form, public by design (an organisation slug and a random public id)",
     "consent_public:confirm": "a recipient's confirmation secret; only its hash is stored, looked up in its organisation",
-    "consent_public:preferences": "a recipient's signed preference-centre token (ids only), checked before any lookup",
-    "consent_public:unsubscribe": "a recipient's signed unsubscribe token (ids only), checked before any lookup",
+    "consent_public:preferences": "a recipient's sealed preference-centre token (names nobody), opened before any lookup",
+    "consent_public:unsubscribe": "a recipient's sealed unsubscribe token (names nobody), opened before any lookup",
+    # Open and click tracking: no sign-in; the sealed, HMAC-checked token names the organisation and is
+    # answered inside it. Altered and foreign tokens: reporting/tests/test_tracking_pipeline.py.
+    "tracking:click": "a click's sealed, signed token (ids only); checked before any lookup, looked up in its org",
+    "tracking:open": "an open pixel's sealed, signed token (ids only); checked before any lookup, looked up in its org",
     # The escrow pickup portal: the link token names the organisation; only its hash is stored and
     # it is looked up in that organisation. Forged and foreign tokens: encryption/tests/test_portal.py.
     **{

@@ -48,7 +48,9 @@ def populated(world):
     from encryption.services import data_key_rotate
     from encryption.tests.escrow_support import escrow_rows_in_every_table
     from encryption.tests.support import protection_rows_in_every_table
+    from reporting.tests.compliance_support import report_export_rows
     from reporting.tests.event_support import event_rows_in_every_table
+    from reporting.tests.tracking_support import tracking_rows_in_every_table
     from templates.tests.support import template_rows_in_every_table
 
     for fixture in (world.a, world.b):
@@ -56,6 +58,7 @@ def populated(world):
         template_rows_in_every_table(fixture)
         campaign_rows_in_every_table(fixture)
         protection_rows_in_every_table(fixture)
+        tracking_rows_in_every_table(fixture)
         make_token(fixture.tenant, fixture.users[Role.ADMIN])  # also writes audit events
         with tenant_context(fixture.tenant):
             write_checkpoint(fixture.tenant)
@@ -65,6 +68,7 @@ def populated(world):
             sending_domain_rows(fixture)
             inbound_report_rows(fixture)
             escrow_rows_in_every_table(fixture)
+            report_export_rows(fixture)
             event_rows_in_every_table(fixture)
             _identity_rows(fixture)
     return world

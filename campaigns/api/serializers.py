@@ -28,6 +28,11 @@ class CampaignInputSerializer(serializers.Serializer[Any]):
         default=None,
         help_text="For `local_time`: the wall-clock time in each recipient's own time zone.",
     )
+    tracking_enabled = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="Open and click tracking for this campaign (the organisation's tracking settings still apply).",
+    )
 
 
 class CampaignOutput(serializers.ModelSerializer[Campaign]):
@@ -51,6 +56,7 @@ class CampaignOutput(serializers.ModelSerializer[Campaign]):
             "scheduled_at",
             "local_send_date",
             "local_send_time",
+            "tracking_enabled",
             "approved_at",
             "approved_by_id",
             "created_by_id",

@@ -11,11 +11,11 @@ import re
 import time
 
 import pytest
-from django.core import signing
 
 from audit.tests.helpers import events, head_seq
 from campaigns.messages import CAMPAIGN_CANCELLED, QUARANTINE_REJECTED, QUARANTINE_RELEASED
 from campaigns.models import Campaign, CampaignStatus, MessageStatus
+from consent import links as consent_links
 from delivery.pipeline import PIPELINE_ACTOR, RELEASED_CONTENT_CHANGED
 from delivery.tests import test_pipeline_support as support
 from delivery.tests.test_pipeline_support import TLS_DOMAIN, consenting_contacts, launch, rows, run
@@ -105,10 +105,10 @@ def test_a_released_message_is_queued_again_and_sent_once(
     with tenant_context(env.tenant):
         assert events(env.tenant, seq) == [("quarantine.released", {"message": message.pk, "message_status": "queued"})]
     assert dispatched == [("delivery.campaign_dispatch", [env.tenant.pk, str(campaign.pk)])]
-    # Sent later than it was held: its signed links carry another time (and signature), which
-    # does not make it a different message from the one reviewed.
-    later_stamp = signing.b62_encode(int(time.time()) + 3600)
-    monkeypatch.setattr(signing.TimestampSigner, "timestamp", lambda self: later_stamp)
+    # Sent later than it was held: its sealed links carry another issue time (so other tokens),
+    # which does not make it a different message from the one reviewed.
+    later = int(time.time()) + 3600
+    monkeypatch.setattr(consent_links, "_issued_now", lambda: later)
     result = run(env, campaign)
     assert result.counts["sent"] == 1
     (message,) = rows(env, campaign)

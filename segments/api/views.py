@@ -40,6 +40,9 @@ class ContactOutput(serializers.Serializer[Contact]):
     external_id = serializers.CharField(read_only=True)
     language = serializers.CharField(read_only=True)
     time_zone = serializers.CharField(read_only=True)
+    tracking_opt_out = serializers.BooleanField(
+        read_only=True, help_text="The contact asked not to be tracked: no open pixel, no tracked links."
+    )
     tags = serializers.SerializerMethodField()
     attributes = serializers.JSONField(read_only=True, help_text="Non-PHI attributes; PHI ones are write-only here.")
     created_at = serializers.DateTimeField(read_only=True)
@@ -60,6 +63,7 @@ class ContactOutput(serializers.Serializer[Contact]):
             **dict.fromkeys(encrypted),
             "language": instance.language,
             "time_zone": instance.time_zone,
+            "tracking_opt_out": instance.tracking_opt_out,
             "tags": self.get_tags(instance),
             "attributes": self._visible_attributes(instance),
             "created_at": serializers.DateTimeField().to_representation(instance.created_at),
@@ -178,6 +182,9 @@ class ContactInput(serializers.Serializer[Any]):
     external_id = serializers.CharField(required=False, allow_blank=True, max_length=128)
     language = serializers.CharField(required=False, max_length=16)
     time_zone = serializers.CharField(required=False, max_length=64)
+    tracking_opt_out = serializers.BooleanField(
+        required=False, help_text="True: never track this contact's opens or clicks."
+    )
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=50)
     attributes = serializers.DictField(required=False, help_text="Attribute key -> value (null unsets).")
 
