@@ -1,10 +1,10 @@
 """Streaming CSV for contact imports and exports.
 
-- Uploaded files hold PHI, so they are stored only encrypted: AES-256-GCM under the tenant's data
-  key, in chunks of ``CHUNK_BYTES``, each bound (associated data) to the tenant, the import id,
-  its position and whether it is the last chunk, so chunks cannot be reordered, swapped between
-  imports or cut off without decryption failing. The file lives under ``SEALPOST_VAR_DIR`` and is
-  deleted when the import ends.
+- Uploaded files hold PHI, so they are stored only encrypted (``encryption.sealed_files``):
+  AES-256-GCM under the tenant's data key, in chunks of ``CHUNK_BYTES``, each bound (associated
+  data) to the tenant, the import id, its position and whether it is the last chunk, so chunks
+  cannot be reordered, swapped between imports or cut off without decryption failing. The file
+  lives under ``SEALPOST_VAR_DIR/imports`` and is deleted when the import ends.
 - Reading decodes UTF-8 (a byte-order mark is dropped) incrementally and yields rows one at a
   time: memory stays bounded whatever the file's size.
 - Writing escapes cells a spreadsheet would run as formulas (audit's ``spreadsheet_safe``).
@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import os
-import struct
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -27,16 +25,12 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
 from audit.exports import spreadsheet_safe
-from encryption.aead import DecryptionFailed, FieldContext, decrypt_bytes, encrypt_bytes
-from encryption.providers import KeyUnavailable
-from tenants.context import tenant_context
+from encryption.sealed_files import SealedFileKind, SealedFileWriter, Unreadable, sealed_chunks, sealed_delete
 from tenants.models import Organisation
 
 CHUNK_BYTES = 1024 * 1024
 MAX_FIELD_CHARS = 10_000
 MAX_COLUMNS = 200
-_LENGTH = struct.Struct(">I")
-_TABLE = "segments_contactimport"
 
 
 class CsvFormatError(ValueError):
@@ -58,71 +52,35 @@ def too_large_message(limit: int) -> str:
 # --- Encrypted storage of an uploaded file --------------------------------------------------------
 
 
+_UPLOADS = SealedFileKind(folder="imports", table="segments_contactimport", field="upload", chunk_bytes=CHUNK_BYTES)
+
+
 def upload_path(tenant: Organisation, import_id: uuid.UUID | str) -> Path:
-    return Path(settings.VAR_DIR) / "imports" / str(tenant.pk) / f"{uuid.UUID(str(import_id))}.enc"
+    return _UPLOADS.path(tenant, import_id)
 
 
-def _chunk_context(import_id: uuid.UUID | str, index: int, last: bool) -> FieldContext:
-    return FieldContext(_TABLE, "upload", f"{import_id}:{index}:{'last' if last else 'more'}")
-
-
-class UploadWriter:
-    """Encrypts an upload to the import's file as its bytes arrive, in ``CHUNK_BYTES`` chunks
-    (the last one marked as such). ``finish`` moves it into place; ``abort`` (or any error)
-    keeps nothing. Plaintext is only ever held in memory, a chunk at a time."""
+class UploadWriter(SealedFileWriter):
+    """Encrypts an upload to the import's file as its bytes arrive (``encryption.sealed_files``).
+    ``finish`` moves it into place; ``abort`` (or any error, such as passing ``limit``) keeps
+    nothing."""
 
     def __init__(self, *, tenant: Organisation, import_id: uuid.UUID | str, limit: int | None = None) -> None:
-        self.tenant = tenant
+        super().__init__(kind=_UPLOADS, tenant=tenant, file_id=import_id)
         self.import_id = import_id
         self.limit = max_upload_bytes() if limit is None else limit
-        self.path = upload_path(tenant, import_id)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._partial = self.path.with_suffix(".part")
-        self._out: Any = open(self._partial, "wb")  # noqa: SIM115 - closed by finish or abort
-        self._buffer = bytearray()
-        self._pending: bytes | None = None
-        self._index = 0
-        self.total = 0
 
     def write(self, data: bytes) -> None:
-        try:
-            self.total += len(data)
-            if self.total > self.limit:
-                raise UploadTooLarge(too_large_message(self.limit))
-            self._buffer += data
-            while len(self._buffer) >= CHUNK_BYTES:
-                self._push(bytes(self._buffer[:CHUNK_BYTES]))
-                del self._buffer[:CHUNK_BYTES]
-        except BaseException:
+        if self.total + len(data) > self.limit:
             self.abort()
-            raise
-
-    def _push(self, chunk: bytes) -> None:
-        if self._pending is not None:
-            _write_chunk(self._out, self.tenant, self.import_id, self._index, self._pending, last=False)
-            self._index += 1
-        self._pending = chunk
+            raise UploadTooLarge(too_large_message(self.limit))
+        super().write(data)
 
     def finish(self) -> int:
         """Returns the plaintext size."""
-        try:
-            if self._buffer:
-                self._push(bytes(self._buffer))
-                self._buffer.clear()
-            if self._pending is None:
-                raise CsvFormatError("The file is empty (0 bytes).")
-            _write_chunk(self._out, self.tenant, self.import_id, self._index, self._pending, last=True)
-            self._out.close()
-            os.replace(self._partial, self.path)
-        except BaseException:
+        if self.total == 0:
             self.abort()
-            raise
-        return self.total
-
-    def abort(self) -> None:
-        self._buffer.clear()
-        self._out.close()
-        self._partial.unlink(missing_ok=True)
+            raise CsvFormatError("The file is empty (0 bytes).")
+        return super().finish()
 
 
 def upload_store(
@@ -140,41 +98,22 @@ def upload_store(
     return writer.finish()
 
 
-def _write_chunk(out: Any, tenant: Organisation, import_id: Any, index: int, data: bytes, *, last: bool) -> None:
-    sealed = encrypt_bytes(tenant, _chunk_context(import_id, index, last), data)
-    out.write(_LENGTH.pack(len(sealed)))
-    out.write(sealed)
+_UNREADABLE = Unreadable(
+    CsvFormatError,
+    missing="The uploaded file is no longer stored; upload it again.",
+    incomplete="The stored file is incomplete; upload it again.",
+    undecryptable="The stored file could not be decrypted; upload it again.",
+)
 
 
 def upload_chunks(*, tenant: Organisation, import_id: uuid.UUID | str) -> Iterator[bytes]:
     """The decrypted file, chunk by chunk. A missing, altered or truncated file raises
     ``CsvFormatError``."""
-    path = upload_path(tenant, import_id)
-    if not path.exists():
-        raise CsvFormatError("The uploaded file is no longer stored; upload it again.")
-    with open(path, "rb") as source:
-        index = 0
-        while True:
-            header = source.read(_LENGTH.size)
-            if not header:
-                raise CsvFormatError("The stored file is incomplete; upload it again.")
-            (length,) = _LENGTH.unpack(header)
-            sealed = source.read(length)
-            last = not source.peek(1)
-            try:
-                # A short context of its own: the task reads the file outside any transaction.
-                with tenant_context(tenant):
-                    data = decrypt_bytes(tenant, _chunk_context(import_id, index, last), sealed)
-            except (DecryptionFailed, KeyUnavailable) as error:
-                raise CsvFormatError("The stored file could not be decrypted; upload it again.") from error
-            yield data
-            if last:
-                return
-            index += 1
+    return sealed_chunks(kind=_UPLOADS, tenant=tenant, file_id=import_id, unreadable=_UNREADABLE)
 
 
 def upload_delete(*, tenant: Organisation, import_id: uuid.UUID | str) -> None:
-    upload_path(tenant, import_id).unlink(missing_ok=True)
+    sealed_delete(kind=_UPLOADS, tenant=tenant, file_id=import_id)
 
 
 # --- Reading ------------------------------------------------------------------------------------
