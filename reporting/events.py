@@ -7,8 +7,9 @@ consent (unsubscribes) and the escrow portal (opened, read, reply).
 
 How an event counts (``metrics_of``):
 
-- every event counts once under its kind, per campaign and day, per campaign and recipient
-  domain, per organisation and day, and per organisation, day and domain;
+- every event counts once under its kind, per campaign and day and per organisation and day;
+  all but opens and clicks (``NOT_PER_DOMAIN``) also per campaign and recipient domain and per
+  organisation, day and domain;
 - an open or click by a machine (a privacy proxy prefetching images, a link scanner) counts
   under ``opened_machine`` / ``clicked_machine`` instead, never as a person's;
 - a person's first open (click) of a message also counts under ``opened_unique``
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import psycopg
 from django.db import connection
 from django.utils import timezone
 
@@ -45,6 +47,20 @@ INSERT_CHUNK = 1000
 ENGAGEMENT_KINDS = {K.OPENED: "opened", K.CLICKED: "clicked"}
 BOUNCES = frozenset({K.BOUNCED_HARD, K.BOUNCED_SOFT})
 AFTER_SENT = "bounced_after_sent"
+# Opens and clicks (and launch's queued, which has no domain yet) are kept per campaign and day
+# only, not per recipient domain: the domain table and degradation warnings read delivery
+# outcomes, and counting engagement per domain too doubled the rows each batch upserts.
+NOT_PER_DOMAIN = frozenset(
+    {
+        K.QUEUED,
+        "opened",
+        "opened_unique",
+        "opened_machine",
+        "clicked",
+        "clicked_unique",
+        "clicked_machine",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +106,17 @@ def events_record(*, tenant: Organisation, events: Sequence[NewEvent]) -> int:
         _insert_events(tenant, events[start : start + INSERT_CHUNK])
     _update_rollups(tenant, events, unique)
     return len(events)
+
+
+def _cursor() -> Any:
+    """A cursor for this module's statements. On PostgreSQL it binds parameters on the server,
+    in binary where it can: Django's cursors quote every value into the query text on the client,
+    which for the column arrays bound here cost more than running the statements. Same
+    connection, so the caller's transaction and tenant setting apply."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
 
 
 # --- Unique opens and clicks, contact engagement -------------------------------------------------
@@ -149,11 +176,11 @@ def _upsert_first(
     if later_wins:
         condition += f" OR {table}.{column} < excluded.{column}"
     key_type = "bigint" if key == "message_id" else "uuid"
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"INSERT INTO {table} ({key}, tenant_id, {column}) "  # noqa: S608
-                f"SELECT k, %s, t FROM unnest(%s::{key_type}[], %s::timestamptz[]) AS v(k, t) "
+                f"SELECT k, %s, t FROM unnest(%b::{key_type}[], %b::timestamptz[]) AS v(k, t) "
                 f"ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column} WHERE {condition} "
                 f"RETURNING {key}",
                 [tenant.pk, [k for k, _ in rows], [t for _, t in rows]],
@@ -194,7 +221,7 @@ PG_ARRAY_TYPES = ("bigint", "uuid", "bigint", "uuid", "text", "timestamptz", "te
 
 def _insert_events(tenant: Organisation, events: Sequence[NewEvent]) -> None:
     columns = ", ".join(EVENT_COLUMNS)
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         if connection.vendor == "postgresql":
             # One array per column: binding ten arrays is far cheaper than ten thousand values.
             arrays: list[list[Any]] = [
@@ -208,7 +235,7 @@ def _insert_events(tenant: Organisation, events: Sequence[NewEvent]) -> None:
                 [e.link_id for e in events],
                 [e.detail[:64] for e in events],
             ]
-            unnest = ", ".join(f"%s::{t}[]" for t in PG_ARRAY_TYPES[1:])
+            unnest = ", ".join(f"%b::{t}[]" for t in PG_ARRAY_TYPES[1:])
             cursor.execute(
                 f"INSERT INTO reporting_event ({columns}) SELECT %s, v.* FROM unnest({unnest}) AS v",  # noqa: S608
                 [tenant.pk, *arrays],
@@ -290,14 +317,15 @@ def _update_rollups(tenant: Organisation, events: Sequence[NewEvent], unique: se
         campaign = event.campaign_id
         for metric in metric_names(event, unique=index in unique):
             tenant_day[(day, metric)] += 1
-            if domain:
+            per_domain = bool(domain) and metric not in NOT_PER_DOMAIN
+            if per_domain:
                 tenant_domain_day[(day, domain, metric)] += 1
             if campaign is None:
                 continue
             campaign_day[(campaign, day, metric)] += 1
             if event.link_id is not None:
                 campaign_link[(campaign, int(event.link_id), metric)] += 1
-            if domain:
+            if per_domain:
                 campaign_domain[(campaign, domain, metric)] += 1
                 if event.delivery_ms is not None and metric == K.SENT:
                     campaign_domain_ms[(campaign, domain, metric)] += max(0, int(event.delivery_ms))
@@ -329,7 +357,7 @@ def _upsert(
     if rollup.with_ms:
         updates += f", delivery_ms = {rollup.table}.delivery_ms + excluded.delivery_ms"
     conflict = f"ON CONFLICT ({', '.join(rollup.conflict)}) DO UPDATE SET {updates}"
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         if connection.vendor == "postgresql":
             arrays: list[list[Any]] = [[key[i] for key, _ in items] for i in range(len(names))]
             arrays.append([count for _, count in items])
@@ -337,7 +365,7 @@ def _upsert(
             if rollup.with_ms:
                 arrays.append([(delivery_ms or {}).get(key, 0) for key, _ in items])
                 types.append("bigint")
-            unnest = ", ".join(f"%s::{t}[]" for t in types)
+            unnest = ", ".join(f"%b::{t}[]" for t in types)
             cursor.execute(
                 f"INSERT INTO {rollup.table} ({', '.join(columns)}) "  # noqa: S608
                 f"SELECT %s, v.* FROM unnest({unnest}) AS v {conflict}",
@@ -416,7 +444,7 @@ def events_record_campaign_moves(
         return 0
     day, metric = _utc_day(at), str(kind)
     campaign = campaign_id if isinstance(campaign_id, uuid.UUID) else uuid.UUID(str(campaign_id))
-    domains = [(domain, count) for domain, count in by_domain if domain]
+    domains = [(domain, count) for domain, count in by_domain if domain and metric not in NOT_PER_DOMAIN]
     _upsert(tenant, CAMPAIGN_DAY, Counter({(campaign, day, metric): total}))
     _upsert(tenant, TENANT_DAY, Counter({(day, metric): total}))
     _upsert(tenant, CAMPAIGN_DOMAIN, Counter({(campaign, domain, metric): count for domain, count in domains}))

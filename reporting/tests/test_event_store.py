@@ -16,7 +16,7 @@ from campaigns.models import MessageStatus
 from campaigns.services import campaign_cancel, campaign_launch
 from campaigns.tests.conftest import sent_tasks, verified_domains  # noqa: F401
 from campaigns.tests.support import consenting, make_campaign
-from reporting.events import AFTER_SENT, NewEvent, events_record
+from reporting.events import AFTER_SENT, NOT_PER_DOMAIN, NewEvent, events_record
 from reporting.models import (
     CampaignDailyStat,
     CampaignDomainStat,
@@ -71,7 +71,7 @@ def _clear(tenant):
 def _expected(events: list[NewEvent]):
     """Direct counts over the raw stream (no rollup code involved)."""
     per_day: Counter = Counter()
-    per_domain: Counter = Counter()
+    by_domain: Counter = Counter()
     per_link: Counter = Counter()
     tenant_day: Counter = Counter()
     tenant_domain: Counter = Counter()
@@ -95,7 +95,8 @@ def _expected(events: list[NewEvent]):
                 metrics.append(AFTER_SENT)
         for metric in metrics:
             tenant_day[(day, metric)] += 1
-            if event.recipient_domain:
+            per_domain = bool(event.recipient_domain) and metric not in NOT_PER_DOMAIN
+            if per_domain:
                 tenant_domain[(day, event.recipient_domain, metric)] += 1
             if event.campaign_id is None:
                 continue
@@ -104,11 +105,11 @@ def _expected(events: list[NewEvent]):
                 unique_per_campaign[(event.campaign_id, metric)] += 1
             if event.link_id is not None:
                 per_link[(event.campaign_id, event.link_id, metric)] += 1
-            if event.recipient_domain:
-                per_domain[(event.campaign_id, event.recipient_domain, metric)] += 1
+            if per_domain:
+                by_domain[(event.campaign_id, event.recipient_domain, metric)] += 1
                 if metric == K.SENT and event.delivery_ms is not None:
                     delivery_ms[(event.campaign_id, event.recipient_domain)] += event.delivery_ms
-    return per_day, per_domain, per_link, tenant_day, tenant_domain, delivery_ms
+    return per_day, by_domain, per_link, tenant_day, tenant_domain, delivery_ms
 
 
 def _stored(tenant):
