@@ -54,7 +54,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from sealpost import leb128
+from sealpost import derived_keys, leb128
 from segments.models import Contact
 from tenants.models import Organisation
 
@@ -111,18 +111,14 @@ def _max_age() -> int:
 
 
 def _secrets() -> list[str]:
-    fallbacks = [str(key) for key in getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return [str(settings.SECRET_KEY), *fallbacks]
+    return derived_keys.secrets()
 
 
 # --- Web links ----------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=8)
 def _link_cipher(secret: str) -> AESSIV:
-    # 64 bytes: AES-SIV with two 256-bit keys, a keyed hash of SECRET_KEY under a label of its
-    # own (as delivery.mime does for Message-IDs), so this key is used for nothing else.
-    return AESSIV(hashlib.sha512(b"sealpost-consent-link-seal\0" + secret.encode()).digest())
+    return derived_keys.siv_cipher(b"sealpost-consent-link-seal", secret)
 
 
 def _issued_now() -> int:
@@ -301,7 +297,7 @@ def _uuid_cipher(secret: str) -> Cipher[modes.ECB]:
     # a single-block "ECB" leaks nothing but equality (the same contact gives the same token,
     # as before). The MAC over the ciphertext authenticates it (encrypt-then-MAC). AES-SIV
     # would add 16 bytes and no longer fit in 64 octets.
-    key = hashlib.sha256(b"sealpost-consent-mailto-seal\0" + secret.encode()).digest()
+    key = derived_keys.derived_key(b"sealpost-consent-mailto-seal", secret, size=32)
     return Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305 - one block only, see above
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import re
 import struct
@@ -37,6 +36,8 @@ from email.utils import format_datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+from sealpost import derived_keys
 
 CRLF = b"\r\n"
 MAX_LINE = 78  # RFC 5322 §2.1.1 SHOULD; bodies longer than this per line are encoded
@@ -250,18 +251,12 @@ class MessageRef:
     message_id: int
 
 
-@functools.lru_cache(maxsize=8)
 def _message_id_cipher(secret: str) -> AESSIV:
-    # 64 bytes: AES-SIV with two 256-bit keys. SECRET_KEY is high-entropy; a keyed hash of it
-    # under a label of its own keeps this key apart from every other use of the secret.
-    return AESSIV(hashlib.sha512(b"sealpost-message-id\0" + secret.encode()).digest())
+    return derived_keys.siv_cipher(b"sealpost-message-id", secret)
 
 
 def _message_id_secrets() -> list[str]:
-    from django.conf import settings
-
-    fallbacks = [str(key) for key in getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return [str(getattr(settings, "SECRET_KEY", "")), *fallbacks]
+    return derived_keys.secrets()
 
 
 def message_id_for(*, tenant_id: int, message_row_id: int, domain: str, secret: str | None = None) -> str:

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import hmac
 import html as html_lib
 import re
@@ -65,7 +64,7 @@ from encryption.dlp.findings import LEVEL_PHI
 from reporting.events import NewEvent, events_record
 from reporting.machine import machine_verdict
 from reporting.models import EventKind, TrackedLink, TrackingSettings
-from sealpost import leb128
+from sealpost import derived_keys, leb128
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
 
@@ -99,20 +98,16 @@ class TrackingRef:
 
 
 def _secrets() -> list[str]:
-    fallbacks = [str(key) for key in getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return [str(settings.SECRET_KEY), *fallbacks]
+    return derived_keys.secrets()
 
 
-@functools.lru_cache(maxsize=8)
 def _cipher(secret: str) -> AESSIV:
-    # 64 bytes: AES-SIV with two 256-bit keys, a keyed hash of SECRET_KEY under a label of its
-    # own (as delivery.mime does for Message-IDs), so this key is used for nothing else.
-    return AESSIV(hashlib.sha512(b"sealpost-tracking-seal\0" + secret.encode()).digest())
+    return derived_keys.siv_cipher(b"sealpost-tracking-seal", secret)
 
 
 @functools.lru_cache(maxsize=8)
 def _mac_key(secret: str) -> bytes:
-    return hashlib.sha256(b"sealpost-tracking-mac\0" + secret.encode()).digest()
+    return derived_keys.derived_key(b"sealpost-tracking-mac", secret, size=32)
 
 
 def _mac(body: bytes, secret: str) -> bytes:
