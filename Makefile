@@ -9,6 +9,9 @@ TEST_ENV := DATABASE_URL=postgres://sealpost_app@127.0.0.1:5432/sealpost \
 	DATABASE_MIGRATE_URL=postgres://sealpost_owner@127.0.0.1:5432/sealpost \
 	REDIS_URL=redis://127.0.0.1:6379/15 \
 	SEALPOST_VAR_DIR=$(CURDIR)/var/test
+# Parallel workers (pytest-xdist); each gets its own database, Redis database and var directory
+# (sealpost/pytest_workers.py). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint bench install install-dev clean help
 
@@ -43,7 +46,7 @@ test: $(VENV)/.installed-dev
 	@scripts/check-services
 	@scripts/ensure-chromium
 	@scripts/pg-bootstrap
-	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest --numprocesses $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

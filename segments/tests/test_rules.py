@@ -245,7 +245,14 @@ OPERATOR_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("condition", "expected"), OPERATOR_CASES, ids=lambda case: str(case)[:60])
+def _case_id(case: object) -> str:
+    """A test id that is the same in every process (sets print in hash order): pytest-xdist
+    workers must collect identical ids."""
+    shown = sorted(case) if isinstance(case, set | frozenset) else case
+    return str(shown)[:60]
+
+
+@pytest.mark.parametrize(("condition", "expected"), OPERATOR_CASES, ids=lambda case: _case_id(case))
 def test_operator_matches_reference_and_expected_contacts(people, condition, expected):
     tenant, dictionary, named = people
     rules = _all(condition)
