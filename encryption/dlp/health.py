@@ -19,7 +19,7 @@ from bisect import bisect_left
 
 from encryption.dlp.context import ScanContext
 from encryption.dlp.findings import CONDITION, LAB_RESULT, MEDICATION, PROCEDURE, Finding
-from encryption.dlp.keywords import HEALTH, HEALTH_CUE, LAB, TABLE
+from encryption.dlp.keywords import HEALTH, HEALTH_CUE, LAB, TABLE, VENDOR_CUE
 from encryption.dlp.lexicon import health_terms, icd10_categories, lab_tests, words
 from encryption.dlp.names import _NOT_NAME
 from encryption.dlp.patterns import tokens
@@ -46,6 +46,8 @@ _VACCINE_NAMES = frozenset(
 # The strength right after a drug name is part of the finding ("metformin 500 mg",
 # "lisinopril-HCTZ 20/12.5 mg"); form, quantity and directions are not.
 _STRENGTH = re.compile(
+    # A release form may come before the strength too ("metformin ER 500 mg").
+    r"(?:[ \t]+(?-i:ER|XR|XL|SR|CR|DR|ODT))?"
     r"[ \t]*\d+(?:\.\d+)?(?:[ \t]*/[ \t]*\d+(?:\.\d+)?)?[ \t]*(?:mg|mcg|µg|ug|g|ml|meq|units?|iu|%)(?![\w/])"
     r"(?:/(?:ml|dose|hr|h|day|actuation|spray)\b)?(?:[ \t]+(?:ER|XR|XL|SR|CR|DR|ODT)\b)?",
     re.I,
@@ -176,6 +178,11 @@ _REGION_AFTER = re.compile(
     re.I,
 )
 _CT_MRI_BEFORE = re.compile(r"\b(?:CT|MRI|PET)$")
+_REGION_BEFORE = re.compile(
+    r"\b(?:chest|head|brain|breast|cardiac|abdominal|abdomen|pelvic|pelvis|sinus|neck|spine|lumbar|cervical|knee|"
+    r"shoulder|hip|ankle|wrist|renal|kidney|liver|prostate|thyroid)[ \t]+$",
+    re.I,
+)
 _VACCINE_DOSE = re.compile(
     r"[ \t]*(?:\(?(?:dose|shot|#|no\.?)[ \t]*\d\)?|booster\b|\d(?:st|nd|rd|th)[ \t]+dose\b)", re.I
 )
@@ -234,6 +241,10 @@ def _dictionary(ctx: ScanContext, out: list[Finding]) -> None:
                 extent = _OF_BODY_PART.match(text, end) or _REGION_AFTER.match(text, end)
                 if extent is not None:
                     end = extent.end()
+                else:
+                    region = _REGION_BEFORE.search(text, max(0, start - 16), start)
+                    if region is not None:
+                        start = region.start()
             elif "vaccin" in term or term in _VACCINE_NAMES:
                 dose = _VACCINE_DOSE.match(text, end)
                 if dose is not None:
@@ -369,7 +380,8 @@ TABLE.add(
     appointment|appt|seen|check-in|arrive|arrival|prep|preparation|fasting|instructions|recommend starting|
     we recommend|your recent|your upcoming|your last|your next|your annual|your scheduled|your current|
     reason for visit|indication|allergic to|treatment of|treatment for|treated for|medical records|our client|
-    your client|itemized|itemised|date of loss|date of injury""".replace("\n", "").split("|"),
+    your client|itemized|itemised|date of loss|date of injury|yesterday|last night|this morning|last week|
+    last month|days ago""".replace("\n", "").split("|"),
 )
 TABLE.add(
     GENERAL_CUE,
@@ -732,8 +744,18 @@ TABLE.add(
         "burn",
         "injury",
         "break",
+        "herniation",
+        "protrusion",
+        "bulge",
     ],
     "injury_noun",
+)
+# A lay description of something on the skin or under it, by where it is ("the spot on your
+# shoulder", "a lump in her breast", "redness around the incision").
+TABLE.add(
+    HEALTH_CUE,
+    words("spot spots mole moles rash lump lumps bump bumps lesion lesions growth patch blister redness swelling"),
+    "lesion",
 )
 # Operations named by the region they treat ("lumbar fusion", "rotator cuff repair", "knee
 # replacement", "ACL reconstruction").
@@ -842,11 +864,18 @@ _BODY_PART = (
 _INJURY_REGION = re.compile(
     r"\b(?:(?:lumbar|cervical|thoracic|sacral|spinal|pelvic|abdominal|groin|facial|scalp|hip|knee|ankle|wrist|"
     r"shoulder|elbow|hamstring|calf|neck|back|head|chest|rib|foot|hand|finger|toe|skin|stress|pressure|"
+    r"disc|disk|vertebral|tibial|femoral|plateau|distal|proximal|left|right|"
     r"diabetic|venous|leg|rotator[ \t]+cuff|acl|mcl|meniscus|labral|achilles|corneal|partial|complete|"
     r"compound|hairline|greenstick|comminuted|second-degree|third-degree|first-degree)[ \t]+)+$",
     re.I,
 )
 _INJURY = re.compile(rf"[ \t]+(?:(?:his|her|their|your|the|a|an)[ \t]+)?{_BODY_PART}", re.I)
+_LESION_SITE = re.compile(
+    rf"[ \t]+(?:on|in|under|behind|near|around|over|along)[ \t]+(?:your|his|her|my|their|the)[ \t]+"
+    rf"(?:(?:upper|lower|inner|outer|left|right)[ \t]+)?(?:{_BODY_PART}|face|cheek|forehead|scalp|chest|belly|"
+    rf"abdomen|stomach|breast|lip|eyelid|ear|armpit|buttock|incision|scar|stitches|skin)\b",
+    re.I,
+)
 _TEST_QUALIFIER = re.compile(
     r"(?:(?:hearing|vision|eye|speech|swallow|swallowing|balance|memory|cognitive|developmental|psychological|pain|"
     r"wound|nutrition|nutritional|functional|"
@@ -891,6 +920,10 @@ def _word_forms(ctx: ScanContext, out: list[Finding]) -> None:
     def free(start: int, end: int) -> bool:
         return all(end <= a or start >= b for a, b in covered)
 
+    def widens(start: int, end: int) -> bool:
+        # "rash on your forearm" over the dictionary's "rash": the longer span is the finding.
+        return all(end <= a or start >= b or (start <= a and b <= end) for a, b in covered)
+
     for start, end, argument in ctx.hits.get(HEALTH_CUE, ()):
         found: Finding | None = None
         if argument == "echo":
@@ -902,9 +935,15 @@ def _word_forms(ctx: ScanContext, out: list[Finding]) -> None:
         elif argument == "ct":
             # "CT of the cervical spine", "CT chest": the abbreviation only with what it images.
             extent = _OF_BODY_PART.match(text, end) or _REGION_AFTER.match(text, end) or _CT_REGION.match(text, end)
-            if text[start:end] != "CT" or extent is None:
+            if text[start:end] != "CT":
                 continue
-            found = Finding(PROCEDURE, start, extent.end(), 0.75, "form.imaging")
+            if extent is not None:
+                found = Finding(PROCEDURE, start, extent.end(), 0.75, "form.imaging")
+            else:
+                region = _REGION_BEFORE.search(text, max(0, start - 16), start)
+                if region is None:
+                    continue
+                found = Finding(PROCEDURE, region.start(), end, 0.75, "form.imaging")
         elif argument == "showed":
             shown = _SHOWN.match(text, end)
             if shown is None or _SHOWING_TEST.search(text, max(0, start - 60), start) is None:
@@ -979,6 +1018,11 @@ def _word_forms(ctx: ScanContext, out: list[Finding]) -> None:
             if value is None:
                 continue
             found = Finding(CONDITION, value.start(1), value.end(1), 0.6, "field.value")
+        elif argument == "lesion":
+            site = _LESION_SITE.match(text, end)
+            if site is None:
+                continue
+            found = Finding(CONDITION, start, site.end(), 0.65, "form.lesion")
         elif argument == "injury_noun":
             region = _INJURY_REGION.search(text, max(0, start - 40), start)
             if region is None:
@@ -1014,7 +1058,11 @@ def _word_forms(ctx: ScanContext, out: list[Finding]) -> None:
                 begin = text.index(head[1], begin + len(head[0])) if len(head) > 1 else start
                 head = head[1:]
             found = Finding(LAB_RESULT, begin, end, 0.7, "lab.reading")
-        if found is not None and (free(found.start, found.end) or found.rule == "lab.reading"):
+        if found is not None and (
+            free(found.start, found.end)
+            or found.rule == "lab.reading"
+            or (found.rule in ("form.lesion", "form.injury") and widens(found.start, found.end))
+        ):
             # A reading spans its test ("biopsy was benign"): it outranks the test's dictionary term.
             out.append(found)
             covered.append((found.start, found.end))
@@ -1029,7 +1077,7 @@ _CARE_NOUN = (
     r"prescriptions?|refills?|treatments?|therapy|therapies|infusions?|vaccinations?|immuni[sz]ations?|"
     r"bills?|statements?|invoices?|balance|co-?pays?|co-?payments?|claims?|eob|explanation\s+of\s+benefits|"
     r"diagnosis|care\s+plan|treatment\s+plan|referrals?|admission|discharge|hospital\s+stay|biopsy|mri|"
-    r"x-?rays?|ultrasound|pathology\s+report|follow-?up|pre-?op|post-?op|recovery|condition|symptoms|dose|dosage|"
+    r"x-?rays?|ultrasound|ct(?:\s+scan)?|echocardiogram|ekg|ecg|imaging|pathology\s+report|follow-?up|pre-?op|post-?op|recovery|condition|symptoms|dose|dosage|"
     r"injections?|pregnancy|telehealth\s+visit|virtual\s+visit|video\s+visit|dental\s+cleaning|hearing\s+aids?|"
     r"specimen|insurance\s+claim|prior\s+authori[sz]ation|supplies|supply\s+order|test\s+strips|"
     r"annual\s+(?:physical|exam|wellness\s+visit)|physical|wellness\s+(?:visit|exam)|mammogram|colonoscopy|"
@@ -1090,7 +1138,8 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
     ),
     (
         "we",
-        r"we\s+(?:have\s+)?(?:scheduled|booked|received\s+your|reviewed\s+your|processed\s+your|filled\s+your|"
+        r"we\s+(?:have\s+)?(?:scheduled|booked|received\s+your(?!\s+(?:request|application|inquiry|enquiry|message|"
+        r"question|feedback|comments?|form|email|e-mail|call)\b)|reviewed\s+your|processed\s+your|filled\s+your|"
         r"sent\s+your|shipped\s+your|mailed\s+your)\b",
     ),
     # "due for your mammogram", not "due for recredentialing" or "due for renewal" (paperwork).
@@ -1108,7 +1157,11 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
         r"confirmed|rescheduled|moved)\b",
     ),
     ("time", r"time\s+(?:for|to\s+schedule|to\s+book)\s+your\b"),
-    ("records", r"records\s+show\s+(?:that\s+)?you\s+(?:are|were|have|haven't|had|last|missed|did)\b"),
+    (
+        "records",
+        r"records\s+show\s+(?:that\s+)?you\s+(?:are|were|have|haven't|had|last|missed|did|filled|received|"
+        r"picked\s+up|got)\b",
+    ),
     (
         "have haven has hasn",
         r"(?:have\s+not|haven't|has\s+not|hasn't)\s+(?:yet\s+)?(?:had|received|completed|scheduled|picked\s+up)\b",
@@ -1124,8 +1177,8 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
     ),
     (
         "result results",
-        r"results?\s+(?:are|is|were|was)\s+(?:now\s+)?(?:ready|available|in|back|normal|abnormal|positive|negative|"
-        r"elevated|within)",
+        r"results?\s+(?:(?:from|of|for)\s+your\s+[^.\n]{2,60}?\s+)?(?:are|is|were|was)\s+(?:now\s+)?(?:ready|"
+        r"available|in|back|normal|abnormal|positive|negative|elevated|within)",
     ),
     (
         "prescription prescriptions",
@@ -1181,6 +1234,33 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
         r"sus?\s+(?:pr[oó]xima\s+)?(?:cita|citas|receta|recetas|resultados?|consulta|tratamiento|medicamentos?|"
         r"vacunas?|cirug[ií]a|examen|an[aá]lisis|estudio)\b",
     ),
+    # A consultation on a date or with a doctor ("la consulta del 3 de febrero", "cita con la Dra.
+    # Ruiz"), an appointment asked for ("¿me pueden dar cita?").
+    (
+        "cita citas consulta visita",
+        r"(?:citas?|consulta|visita)\s+(?:del|el|para\s+el|con\s+(?:el|la)\s+(?:dra?|doctora?))\b\.?\s*(?:\d|lunes|"
+        r"martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo|pr[oó]xim[oa]|[a-z]+\b)",
+    ),
+    ("dar darme darle pedir sacar", r"(?:dar|darme|darle|pedir|sacar)\s+(?:una\s+)?cita\b"),
+    # An appointment by its parts ("crown prep w/ Dr. Vuong on 5/12", "with Dr. Reyes at 10:40") and
+    # a clinician's next step with the reader ("Dr. Obi will call you", "will review the photos").
+    (
+        "dr doctor",
+        r"(?:(?<=with\s)|(?<=w/\s)|(?<=w/))(?:dr|doctor)\.?\s+[\w'’-]+(?:\s+[\w'’-]+)?\s+(?:on|at|tomorrow|today|"
+        r"this|next)\b",
+    ),
+    (
+        "dr doctor",
+        r"(?:dr|doctor)\.?\s+[\w'’-]+(?:\s+[\w'’-]+)?\s+will\s+(?:call\s+you|see\s+you|contact\s+you|follow\s+up\s+with\s+you|"
+        r"(?:review|discuss|go\s+over)\s+(?:them|it|this|these|your|the\s+(?:results?|photos?|pictures?|images?|"
+        r"report|scans?|findings)|with\s+you))\b",
+    ),
+    # A product the reader was given ("a medication you received", "the vaccine you were given").
+    (
+        "medication medications medicine medicines prescription prescriptions vaccine vaccines device",
+        r"(?:medications?|medicines?|prescriptions?|vaccines?|device)\s+(?:that\s+)?you\s+(?:received|filled|"
+        r"picked\s+up|were\s+(?:given|prescribed)|are\s+taking|took)\b",
+    ),
     # A debt for care: a collection notice naming a medical creditor (see _MEDICAL_CREDITOR).
     (
         "collect debt collection collections",
@@ -1198,7 +1278,6 @@ _DEBT_WORDS = frozenset(words("collect debt collection collections"))
 _BILLING = re.compile(r"(?i)\b(?:bills?|statements?|invoices?|balance|charges?|payment|amount\s+due|balance\s+due)\b")
 # A supplier's wording: the organisation is the customer ("Invoice number", "Customer code",
 # "42 deliveries", "Service period", "remit to", "net 30").
-VENDOR_CUE = "vendor"
 TABLE.add(
     VENDOR_CUE,
     """customer code|customer number|customer no|customer id|customer account|vendor|supplier|deliveries|

@@ -26,6 +26,7 @@ NAME_CUE = "name"  # argument: the cue's role (greeting, title, label, closing, 
 MONTH = "month"  # argument: the month number
 HEALTH_CUE = "hcue"  # argument: a family name ("posneg", "context")
 PHRASE = "phrase"  # argument: what the phrase introduces (PO box, biometric, photo)
+VENDOR_CUE = "vendor"  # a supplier's wording (health.py): the organisation is the customer
 
 Hit = tuple[int, int, Any]  # start, end (character offsets into the text), argument
 

@@ -326,6 +326,9 @@ for _role, _words in _CUES.items():
     TABLE.add(NAME_CUE, [w for w in _words if not (_role == LABEL and w in _COLON_LABELS)], _role)
 _CUE_WORDS = frozenset(word for words in _CUES.values() for word in words if " " not in word)
 CREDENTIAL = "credential"
+# A writer naming themselves in lower case ("hi dr lee its maria lopez again", "this is zoe").
+INTRO = "intro"
+TABLE.add(NAME_CUE, ["this is", "it's", "its", "my name is"], INTRO)
 TABLE.add(
     NAME_CUE,
     words(
@@ -372,7 +375,10 @@ _NOT_NAME = frozenset(
         "action required confidential private secure encrypted message le la les el los las de del su sus "
         "con en por para que una un es y o se al lo mi tu nos du des et ou au aux il elle nous vous votre "
         "vos notre cette ce ci muy buenos buenas gracias hola estimado estimada señor señora cita su "
-        "recordamos"
+        "recordamos "
+        # languages (an interpreter's, a leaflet's)
+        "arabic amharic bengali cantonese chinese creole farsi german haitian hindi italian japanese korean "
+        "mandarin persian polish portuguese punjabi russian somali swahili tagalog ukrainian urdu vietnamese"
     )
 )
 # Words that make a run of capitalised words an organisation, a place or an event. Words that are
@@ -400,7 +406,7 @@ _ORG = frozenset(
         "library museum theater theatre stadium arena highway hwy route district borough township parish "
         "province region island islands apothecary drugstore drug drugs medicare medicaid health's "
         "regional's valley accounts payable receivable purchasing procurement collections recovery solutions billing "
-        "receivables farmacia clinica centro laboratorio consultorio salud servicios"
+        "receivables farmacia clinica centro laboratorio consultorio salud servicios imagen elementary"
     )
 )
 _TITLE_WORDS = frozenset(
@@ -443,7 +449,10 @@ _TOKENS = re.compile(_TOKEN)
 _TOKENS_BEFORE = re.compile(rf"((?:{_TOKEN}[ \t]+)+)$")
 _TOKEN_BEFORE = re.compile(rf"({_TOKEN})[ \t]+$")
 # "Lars B. Ngata, DNP": a credential after a comma closes a name.
-_NAME_BEFORE_CREDENTIAL = re.compile(rf"({_SEQUENCE.pattern})[ \t]*,[ \t]*$")
+# "Sunita Rao, MS, CGC": other credentials (in capitals) may stand between.
+_NAME_BEFORE_CREDENTIAL = re.compile(
+    rf"({_SEQUENCE.pattern})[ \t]*,[ \t]*(?:[A-Z][A-Za-z]{{1,5}}(?:-[A-Z])?[ \t]*,[ \t]*){{0,2}}$"
+)
 # "Bill," alone on a line (or before lower-case words): a salutation without a greeting word.
 _SALUTATION = re.compile(
     rf"[ \t]*(?:(?:—|–|--|-)[ \t]*)?({_TOKEN}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_TOKEN}){{0,2}})[ \t]*"
@@ -752,8 +761,12 @@ def name_findings(ctx: ScanContext) -> list[Finding]:
             found = _before_credential(ctx, start, end, lists)
         elif role == GREETING and _next_char(ctx.text, end).islower():
             found = _lowercase_name(ctx, end, lists)
+        elif role == INTRO:
+            found = _introduced(ctx, end, lists)
         else:
             found = _from_cue(ctx, start, end, role, lists)
+            if found is None and role == TITLE and ctx.text[start].islower():
+                found = _lowercase_after_title(ctx, start, end, lists)
         if found is not None and not _CONTRACTION.match(ctx.text, found.end):
             out.append(found)
             if ctx.text.startswith((" (", "("), found.end):
@@ -782,6 +795,51 @@ def _lowercase_name(ctx: ScanContext, end: int, lists: _Lists) -> Finding | None
     if not all(fold(w) in lists.first and fold(w) not in lists.ambiguous and w not in _NOT_NAME for w in names):
         return None
     return Finding(NAME, match.start(1), match.end(1), 0.7, "name.greeting")
+
+
+_LOWER_TITLE_WORDS = frozenset(words("dr doctor mr mrs ms dra sra"))
+_LOWER_WORD_AFTER = re.compile(rf"\.?[ \t]+([{_LOWER}][{_LOWER}'’-]+)")
+_INTRODUCED = re.compile(rf"[ \t]+([{_LOWER}]+)(?:[ \t]+([{_LOWER}][{_LOWER}'’-]+))?")
+
+
+def _lower_name_word(word: str, lists: _Lists) -> bool:
+    folded = fold(word)
+    return folded not in _NOT_NAME and folded not in lists.ambiguous and (folded in lists.first or folded in lists.last)
+
+
+def _lowercase_after_title(ctx: ScanContext, start: int, end: int, lists: _Lists) -> Finding | None:
+    """ "hi dr hernandez", "hello mrs. gallagher": a title and a family name in lower case (a
+    listed name, or any word addressed on its own: "dr amari, ...")."""
+    if ctx.lower[start:end] not in _LOWER_TITLE_WORDS:
+        return None
+    match = _LOWER_WORD_AFTER.match(ctx.text, end)
+    if match is None:
+        return None
+    word = match.group(1)
+    if not _lower_name_word(word, lists) and not (
+        _next_char(ctx.text, match.end(1)) in (",", "!")
+        and len(word) > 2
+        and word not in _NOT_NAME
+        and word not in _CUE_WORDS
+        and word not in _months_and_terms()
+    ):
+        return None
+    return Finding(NAME, match.start(1), match.end(1), 0.7, "name.title")
+
+
+def _introduced(ctx: ScanContext, end: int, lists: _Lists) -> Finding | None:
+    """ "this is zoe", "its maria lopez again": a listed given name in lower case (not an everyday
+    word), and a listed family name after it."""
+    match = _INTRODUCED.match(ctx.text, end)
+    if match is None:
+        return None
+    given = fold(match.group(1))
+    if given not in lists.first or given in lists.ambiguous or given in _NOT_NAME or given in _CUE_WORDS:
+        return None
+    family = match.group(2)
+    if family is not None and _lower_name_word(family, lists) and fold(family) in lists.last:
+        return Finding(NAME, match.start(1), match.end(2), 0.7, "name.intro")
+    return Finding(NAME, match.start(1), match.end(1), 0.65, "name.intro")
 
 
 # Words that open a message or a sentence like a name but are not one ("Sorry, your order...").

@@ -43,7 +43,7 @@ from encryption.dlp.findings import (
     ZIP,
     Finding,
 )
-from encryption.dlp.keywords import ID_LABEL, MONTH, PHRASE, TABLE
+from encryption.dlp.keywords import ID_LABEL, MONTH, PHRASE, TABLE, VENDOR_CUE
 from encryption.dlp.lexicon import first_names, normalise, surnames, words
 
 PERSONAL = "/personal"
@@ -407,6 +407,10 @@ _EQUIPMENT_BEFORE = re.compile(
     r"biomedical|equipment)\b[^\n]{0,40}$"
 )
 ORG = "/org"
+# Words before an IP address that make it a threat's, named in a security notice to staff.
+_THREAT_BEFORE = re.compile(
+    r"\b(?:sender|sending|source|attacker|attacking|malicious|phishing|spammer|spam|botnet|scanning)\b[^\n]{0,30}$"
+)
 # Words that make a whole message about the organisation's equipment (a biomedical engineering
 # notice, an asset inventory): every serial number and device code in it after them is the
 # organisation's.
@@ -475,7 +479,8 @@ def _labelled(ctx: ScanContext, out: list[Finding]) -> None:
             continue  # a shop's order number
         if label in _RETAIL_LABELS:
             if retail is None:
-                retail = bool(_RETAIL.search(ctx.lower))
+                # A shop's order or a supplier's invoice to the organisation ("Remit to", "Net 30").
+                retail = VENDOR_CUE in ctx.hits or bool(_RETAIL.search(ctx.lower))
             if retail:
                 continue
             confidence = 0.6
@@ -521,6 +526,8 @@ def _labelled(ctx: ScanContext, out: list[Finding]) -> None:
             _EQUIPMENT_BEFORE.search(ctx.lower, max(0, end - len(label) - 50), end) or _equipment_message(ctx, end)
         ):
             rule += ORG
+        elif kind == IP_ADDRESS and _THREAT_BEFORE.search(ctx.lower, max(0, end - len(label) - 40), end - len(label)):
+            rule += ORG  # "phishing sender IP: ...": a threat's address
         out.append(Finding(kind, vstart, vend, confidence, rule))
 
 
@@ -531,7 +538,7 @@ _STREET_SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|Parkway|Pkwy|"
     r"Highway|Hwy|Circle|Cir|Terrace|Ter|Trail|Trl|Square|Sq|Loop|Route|Rte|Pike|Turnpike|Tpke|Alley|Aly|"
     r"Crescent|Cres|Plaza|Plz|Crossing|Xing|Heights|Hts|Expressway|Expy|Freeway|Fwy|Broadway|Grove|Park|Ridge|"
-    r"Cove|Hollow|Manor|Mews)"
+    r"Cove|Hollow|Manor|Mews|Row|Walk|Path|Commons|Bend|Glen|Knoll|Landing)"
 )
 # Street types written before the name ("Avenida del Sol", "Rue Royale", "Route 9").
 _STREET_PREFIX = (
@@ -759,7 +766,10 @@ def _numeric(ctx: ScanContext, out: list[Finding]) -> None:
             _numeric_date(ctx, out, token, start, end)
         elif kind == "ip":
             if validators.ipv4_valid(token) and not _VERSION.search(ctx.before(start, 12)):
-                org = ORG if _EQUIPMENT_BEFORE.search(ctx.before(start, 50)) or _equipment_message(ctx, start) else ""
+                before = ctx.before(start, 50)
+                org = ORG if _EQUIPMENT_BEFORE.search(before) or _equipment_message(ctx, start) else ""
+                if not org and _THREAT_BEFORE.search(before):
+                    org = ORG  # a phishing sender's or an attacker's address: no patient's
                 out.append(Finding(IP_ADDRESS, start, end, 0.9, "ip.v4" + org))
         else:
             _digit_run(ctx, out, token, start, end)
