@@ -222,3 +222,7 @@ class Message(TenantModel):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.updated_at = timezone.now()
         super().save(*args, **kwargs)
+
+
+# The scheduler's due work lives in its own module; importing it here registers it with the app.
+from campaigns.scheduling_models import DueWork, DueWorkStatus  # noqa: E402, F401

@@ -192,6 +192,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task modules outside the apps' tasks.py (autodiscovery finds only those).
 CELERY_IMPORTS = ["segments.retention", "segments.import_recovery", "reporting.compliance_tasks"]
+# How often beat looks for due work (campaigns.scheduling): the longest a due step waits.
+DUE_WORK_TICK_SECONDS = env_int("DUE_WORK_TICK_SECONDS", 10, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoints": {
         "task": "audit.write_checkpoints",
@@ -215,6 +217,14 @@ CELERY_BEAT_SCHEDULE = {
     "delivery-posture-refresh": {"task": "delivery.refresh_domain_postures", "schedule": 3600},
     # Scheduled campaigns whose time has come start sending (campaigns.tasks).
     "campaigns-dispatch-due": {"task": "campaigns.dispatch_due", "schedule": 60},
+    # Due work (journey steps, delayed sends) is claimed from the database and run by workers;
+    # a late or missed tick only delays it (campaigns.scheduling).
+    # Ticks not started within a period are dropped (workers down): the next one finds it all.
+    "campaigns-due-work": {
+        "task": "campaigns.due_work_tick",
+        "schedule": DUE_WORK_TICK_SECONDS,
+        "options": {"expires": DUE_WORK_TICK_SECONDS},
+    },
     # Sending campaigns with due work nobody holds (retries due, a dead worker's batch) get a
     # batch chain again; finished ones complete (delivery.tasks).
     "delivery-dispatch-due": {"task": "delivery.dispatch_due", "schedule": 60},

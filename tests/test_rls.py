@@ -38,7 +38,10 @@ def _count(table: str, where: str = "", params: list | None = None) -> int:
 
 @pytest.fixture
 def populated(world):
+    from django.utils import timezone
+
     from audit.verify import write_checkpoint
+    from campaigns.scheduling import due_work_schedule
     from campaigns.tests.support import campaign_rows_in_every_table
     from consent.tests.support import consent_rows_in_every_table
     from delivery.posture import recipient_domain_touch
@@ -71,6 +74,7 @@ def populated(world):
             report_export_rows(fixture)
             event_rows_in_every_table(fixture)
             _identity_rows(fixture)
+            due_work_schedule(tenant=fixture.tenant, kind="test.rls", subject_id="synthetic", due_at=timezone.now())
     return world
 
 
