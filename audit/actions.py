@@ -100,6 +100,8 @@ ACTIONS: dict[str, str] = {
     "campaign.resumed": "A paused campaign was resumed.",
     "campaign.cancelled": "A campaign was cancelled with the messages still waiting (their count is in the details).",
     "campaign.completed": "A campaign finished: no message is left to try (counts per state in the details).",
+    "trigger_type.created": "An organisation defined a trigger event type (key and field counts in the details).",
+    "trigger_events.received": "Trigger events came in through the API (counts stored, replayed, per type; no values).",
     "campaign.settings_changed": "The organisation's campaign settings (frequency cap, fallback time zone) changed.",
     "template.created": "An email template was created with its first draft version.",
     "template.draft_started": "A new draft version of a template was started from its latest version.",

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from django import forms
 
-from campaigns.models import Campaign, ScheduleKind
+from campaigns.models import Campaign, ScheduleKind, TriggerFieldType
 from campaigns.services import CampaignInput
 from segments.segment_services import segment_list
 from templates.selectors import template_list
@@ -98,3 +98,37 @@ class CampaignSettingsForm(forms.Form):
     default_time_zone = forms.CharField(
         label="Time zone for contacts without one", max_length=64, help_text="For local-time schedules."
     )
+
+
+class TriggerTypeForm(forms.Form):
+    key = forms.CharField(
+        max_length=64,
+        help_text="Lower-case words joined by dots, e.g. referral.received: what integrations send as type.",
+    )
+    label = forms.CharField(max_length=100, help_text="The name people see.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    correlation_field = forms.CharField(
+        max_length=64,
+        required=False,
+        help_text="Optional: the field whose value ties events of one matter together (e.g. referral_id).",
+    )
+
+
+class TriggerFieldForm(forms.Form):
+    key = forms.CharField(max_length=64, required=False)
+    label = forms.CharField(max_length=100, required=False)
+    type = forms.ChoiceField(choices=TriggerFieldType.choices, initial=TriggerFieldType.TEXT)
+    required = forms.BooleanField(required=False)
+    is_phi = forms.BooleanField(required=False, initial=True, label="PHI")
+    choices = forms.CharField(max_length=1000, required=False, help_text="For a choice: the values, comma-separated.")
+
+    def as_definition(self) -> dict[str, object]:
+        data = self.cleaned_data
+        return {
+            "key": data["key"].strip(),
+            "label": data["label"].strip() or data["key"].strip(),
+            "type": data["type"],
+            "required": data["required"],
+            "is_phi": data["is_phi"],
+            "choices": [part.strip() for part in data["choices"].split(",") if part.strip()],
+        }

@@ -224,5 +224,7 @@ class Message(TenantModel):
         super().save(*args, **kwargs)
 
 
-# The scheduler's due work lives in its own module; importing it here registers it with the app.
+# Automation's models live in their own modules; importing them here registers them with the app:
+# trigger events (campaigns.triggers) and the scheduler's due work (campaigns.scheduling).
 from campaigns.scheduling_models import DueWork, DueWorkStatus  # noqa: E402, F401
+from campaigns.trigger_models import TriggerEvent, TriggerFieldType, TriggerType  # noqa: E402, F401

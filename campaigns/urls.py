@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import views
+from campaigns import trigger_views, views
 
 app_name = "campaigns"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.campaign_list_view, name="campaign_list"),
     path("new/", views.campaign_create_view, name="campaign_create"),
     path("settings/", views.campaign_settings_view, name="settings"),
+    path("triggers/", trigger_views.trigger_list_view, name="trigger_list"),
+    path("triggers/new/", trigger_views.trigger_type_create_view, name="trigger_type_create"),
     path("<uuid:campaign_id>/", views.campaign_detail_view, name="campaign_detail"),
     path("<uuid:campaign_id>/edit/", views.campaign_edit_view, name="campaign_edit"),
     path("<uuid:campaign_id>/progress/", views.campaign_progress_view, name="campaign_progress"),

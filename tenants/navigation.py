@@ -23,6 +23,7 @@ NAVIGATION = [
     NavItem("Segments", "segments:segment_list", "segments.view"),
     NavItem("Templates", "templates:template_list", "templates.view"),
     NavItem("Campaigns", "campaigns:campaign_list", "campaigns.view"),
+    NavItem("Trigger events", "campaigns:trigger_list", "campaigns.view"),
     NavItem("Reports", "reporting:overview", "reports.view"),
     NavItem("Data dictionary", "segments:attribute_list", "dictionary.view"),
     NavItem("Data retention", "segments:retention", "retention.manage"),

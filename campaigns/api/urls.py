@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns.api import views
+from campaigns.api import triggers, views
 
 app_name = "campaigns_api"
 
@@ -12,4 +12,7 @@ urlpatterns: list = [
     path("campaigns/<uuid:campaign_id>/resume/", views.CampaignResumeApi.as_view(), name="campaign_resume"),
     path("campaigns/<uuid:campaign_id>/cancel/", views.CampaignCancelApi.as_view(), name="campaign_cancel"),
     path("campaigns/<uuid:campaign_id>/progress/", views.CampaignProgressApi.as_view(), name="campaign_progress"),
+    path("events/", triggers.TriggerEventApi.as_view(), name="trigger_event"),
+    path("events/batch/", triggers.TriggerEventBatchApi.as_view(), name="trigger_event_batch"),
+    path("event-types/", triggers.TriggerTypeListApi.as_view(), name="trigger_type_list"),
 ]

@@ -122,3 +122,32 @@ def campaign_rows_in_every_table(fixture: Any) -> None:
             status=MessageStatus.QUEUED,
             send_after=campaign.created_at,
         ).save()
+        trigger_rows(fixture, contact)
+
+
+def trigger_rows(fixture: Any, contact: Any) -> None:
+    """An organisation's own trigger type and one received event (row-level security tests)."""
+    from campaigns.triggers import trigger_events_receive, trigger_type_create
+
+    actor = actor_for_user(fixture.users[Role.ADMIN])
+    with tenant_context(fixture.tenant):
+        trigger_type_create(
+            tenant=fixture.tenant,
+            actor=actor,
+            key="referral.received",
+            label="Referral received",
+            fields=[{"key": "referral_id", "type": "text", "required": True}],
+            correlation_field="referral_id",
+        )
+        trigger_events_receive(
+            tenant=fixture.tenant,
+            actor=actor,
+            items=[
+                {
+                    "id": f"rls-{fixture.tenant.slug}",
+                    "type": "referral.received",
+                    "contact": {"id": str(contact.pk)},
+                    "data": {"referral_id": "REF-SYNTHETIC-1"},
+                }
+            ],
+        )
