@@ -1,13 +1,15 @@
 """Trigger events: integrations (an EHR, a scheduling or billing system) tell Sealpost what happened
 to a contact, and automation reacts (issue 13).
 
-- **Types.** Built-in types are declared here (``BUILTIN_TYPES``); an organisation adds its own
+- **Types.** Built-in types are declared here (``BUILTIN_TYPES``; their field names are the
+  templates' ``event.*`` merge fields, so a reminder's template reads its trigger's payload);
+  an organisation adds its own
   with a declared payload schema (``trigger_type_create``). Every payload field is typed and
   tagged PHI or not, like the data dictionary. Most built-in fields are PHI: a visit time, a
   provider or a medication, tied to a patient, is health information.
 - **Receiving** (``trigger_events_receive``): a request carries one event or a batch. Every event
   is validated before anything is stored; errors name the field by its path
-  (``events.3.data.starts_at``) and never quote a value. A batch is all or nothing.
+  (``events.3.data.appointment_at``) and never quote a value. A batch is all or nothing.
 - **Idempotent** by the caller's own id: a retry with the same id and the same content returns
   the stored event (``replayed``); the same id with different content is refused
   (``TriggerConflict``), never silently taken as the first. The id is kept encrypted with a
@@ -104,10 +106,10 @@ BUILTIN_TYPES: dict[str, TypeSpec] = {
         _builtin(
             "appointment.scheduled",
             "Appointment scheduled",
-            "A visit was booked or moved. Reminders are timed from starts_at.",
+            "A visit was booked or moved. Reminders are timed from appointment_at.",
             FieldSpec("appointment_id", "Appointment id", F.TEXT, required=True),
-            FieldSpec("starts_at", "Starts at", F.DATETIME, required=True),
-            FieldSpec("provider", "Provider", F.TEXT),
+            FieldSpec("appointment_at", "Appointment date and time", F.DATETIME, required=True),
+            FieldSpec("provider_name", "Provider", F.TEXT),
             FieldSpec("location", "Location", F.TEXT),
             FieldSpec("appointment_type", "Appointment type", F.TEXT),
             FieldSpec("department", "Department", F.TEXT, is_phi=False),
@@ -134,20 +136,20 @@ BUILTIN_TYPES: dict[str, TypeSpec] = {
         _builtin(
             "prescription.due",
             "Prescription due",
-            "A prescription runs out or is due for renewal on due_on.",
+            "A prescription runs out or is due for renewal on due_date.",
             FieldSpec("prescription_id", "Prescription id", F.TEXT, required=True),
-            FieldSpec("due_on", "Due on", F.DATE, required=True),
-            FieldSpec("medication", "Medication", F.TEXT),
+            FieldSpec("due_date", "Due date", F.DATE, required=True),
+            FieldSpec("prescription_name", "Prescription", F.TEXT),
             FieldSpec("pharmacy", "Pharmacy", F.TEXT),
             correlation="prescription_id",
         ),
         _builtin(
             "bill.issued",
             "Bill issued",
-            "A statement was issued; reminders are timed from due_on.",
+            "A statement was issued; reminders are timed from due_date.",
             FieldSpec("bill_id", "Bill id", F.TEXT, required=True),
-            FieldSpec("amount", "Amount", F.NUMBER, required=True),
-            FieldSpec("due_on", "Due on", F.DATE, required=True),
+            FieldSpec("amount_due", "Amount due", F.NUMBER, required=True),
+            FieldSpec("due_date", "Payment due date", F.DATE, required=True),
             FieldSpec("department", "Department", F.TEXT, is_phi=False),
             correlation="bill_id",
         ),

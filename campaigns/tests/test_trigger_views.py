@@ -33,8 +33,8 @@ def receive(fixture, count=1):
                     "contact": {"id": str(contact.pk)},
                     "data": {
                         "appointment_id": f"A-{n}",
-                        "starts_at": "2027-01-05T10:00:00+00:00",
-                        "provider": PROVIDER,
+                        "appointment_at": "2027-01-05T10:00:00+00:00",
+                        "provider_name": PROVIDER,
                     },
                 }
                 for n in range(count)

@@ -31,8 +31,8 @@ def bearer(fixture, scopes=("events:write",)):
 def booking(contact, *, event_id="evt-1", **data):
     payload = {
         "appointment_id": APPOINTMENT,
-        "starts_at": "2027-03-15T09:30:00-04:00",
-        "provider": PROVIDER,
+        "appointment_at": "2027-03-15T09:30:00-04:00",
+        "provider_name": PROVIDER,
         "department": "Cardiology",
     }
     payload.update(data)
@@ -82,8 +82,8 @@ def test_an_event_is_stored_with_its_phi_fields_encrypted(world, client, frozen_
     with tenant_context(a.tenant):
         assert trigger_event_payload(event) == {
             "appointment_id": APPOINTMENT,
-            "starts_at": "2027-03-15T13:30:00+00:00",
-            "provider": PROVIDER,
+            "appointment_at": "2027-03-15T13:30:00+00:00",
+            "provider_name": PROVIDER,
             "department": "Cardiology",
         }
         assert event.source_id == "evt-1"
@@ -110,7 +110,7 @@ def test_the_same_id_with_different_content_is_refused(world, client, frozen_now
     a = world.a
     contact = make_contact(a.tenant)
     assert post(client, "/api/events/", booking(contact), bearer(a)).status_code == 201
-    moved = booking(contact, starts_at="2027-03-16T09:30:00-04:00")
+    moved = booking(contact, appointment_at="2027-03-16T09:30:00-04:00")
     response = post(client, "/api/events/", moved, bearer(a))
     assert response.status_code == 409
     error = response.json()["error"]
@@ -123,7 +123,7 @@ def test_bad_fields_are_named_by_path_and_never_quoted(world, client, frozen_now
     contact = make_contact(a.tenant)
     event = booking(
         contact,
-        starts_at="2027-03-15T09:30:00",  # no UTC offset
+        appointment_at="2027-03-15T09:30:00",  # no UTC offset
         provider=["not", "text"],
         diagnosis="Synthetic secret diagnosis",  # not a field of the type
     )
@@ -134,13 +134,13 @@ def test_bad_fields_are_named_by_path_and_never_quoted(world, client, frozen_now
     fields = response.json()["error"]["fields"]
     assert set(fields) == {
         "data.appointment_id",
-        "data.starts_at",
+        "data.appointment_at",
         "data.provider",
         "data.diagnosis",
         "occurred_at",
     }
     assert fields["data.appointment_id"] == ["Required."]
-    assert "UTC offset" in fields["data.starts_at"][0]
+    assert "UTC offset" in fields["data.appointment_at"][0]
     assert b"Synthetic secret" not in response.content and b"2027-03-15T09:30" not in response.content
     assert stored(a) == []
 
@@ -180,30 +180,30 @@ def test_field_types_are_strict(world, client, frozen_now):
     wrong = post(
         client,
         "/api/events/",
-        {**base, "data": {"bill_id": "B-1", "amount": "12.50", "due_on": "03/31/2027"}},
+        {**base, "data": {"bill_id": "B-1", "amount_due": "12.50", "due_date": "03/31/2027"}},
         bearer(a),
     )
     assert wrong.status_code == 400
-    assert set(wrong.json()["error"]["fields"]) == {"data.amount", "data.due_on"}
+    assert set(wrong.json()["error"]["fields"]) == {"data.amount_due", "data.due_date"}
     right = post(
-        client, "/api/events/", {**base, "data": {"bill_id": "B-1", "amount": 12.5, "due_on": "2027-03-31"}}, bearer(a)
+        client, "/api/events/", {**base, "data": {"bill_id": "B-1", "amount_due": 12.5, "due_date": "2027-03-31"}}, bearer(a)
     )
     assert right.status_code == 201
     with tenant_context(a.tenant):
         [event] = stored(a)
-        assert trigger_event_payload(event) == {"bill_id": "B-1", "amount": 12.5, "due_on": "2027-03-31"}
+        assert trigger_event_payload(event) == {"bill_id": "B-1", "amount_due": 12.5, "due_date": "2027-03-31"}
 
 
 def test_a_batch_is_all_or_nothing_and_names_the_bad_event(world, client, frozen_now):
     a = world.a
     contacts = [make_contact(a.tenant) for _ in range(3)]
     events = [booking(c, event_id=f"evt-{n}") for n, c in enumerate(contacts)]
-    events[1]["data"]["starts_at"] = "next tuesday"
+    events[1]["data"]["appointment_at"] = "next tuesday"
     response = post(client, "/api/events/batch/", {"events": events}, bearer(a))
     assert response.status_code == 400
-    assert list(response.json()["error"]["fields"]) == ["events.1.data.starts_at"]
+    assert list(response.json()["error"]["fields"]) == ["events.1.data.appointment_at"]
     assert stored(a) == []
-    events[1]["data"]["starts_at"] = "2027-03-20T10:00:00+00:00"
+    events[1]["data"]["appointment_at"] = "2027-03-20T10:00:00+00:00"
     events.append(booking(contacts[0], event_id="evt-0"))  # a retry inside the batch
     response = post(client, "/api/events/batch/", {"events": events}, bearer(a))
     assert response.status_code == 200, response.content

@@ -97,8 +97,8 @@ def _event(run: str, n: int) -> dict[str, Any]:
         "occurred_at": "2026-11-01T12:00:00+00:00",
         "data": {
             "appointment_id": f"APPT-{run}-{n}",
-            "starts_at": "2026-12-15T09:30:00-05:00",
-            "provider": "Dr. Synthetic Bench",
+            "appointment_at": "2026-12-15T09:30:00-05:00",
+            "provider_name": "Dr. Synthetic Bench",
             "location": "Synthetic Clinic, Suite 100",
             "appointment_type": "Follow-up",
             "department": "Cardiology",
