@@ -828,7 +828,9 @@ _STUDY_BEFORE = re.compile(
     re.I,
 )
 _FIELD_VALUE = re.compile(
-    r"[ \t]*:[ \t]*(?:\n[ \t]*(?:[•*-][ \t]*)?)?([A-Za-z][^\n(;:|]{2,60}?)[ \t]*(?=[\n(;|]|\.(?:\s|$)|,[ \t]+(?:and|"
+    # An optional qualifier before the colon: "Condition (per certification): ...".
+    r"[ \t]*(?:\([^()\n]{1,40}\)[ \t]*)?"
+    r":[ \t]*(?:\n[ \t]*(?:[•*-][ \t]*)?)?([A-Za-z][^\n(;:|]{2,60}?)[ \t]*(?=[\n(;|]|\.(?:\s|$)|,[ \t]+(?:and|"
     r"stage)|$)"
 )
 TABLE.add(
@@ -1061,7 +1063,7 @@ def _word_forms(ctx: ScanContext, out: list[Finding]) -> None:
         if found is not None and (
             free(found.start, found.end)
             or found.rule == "lab.reading"
-            or (found.rule in ("form.lesion", "form.injury") and widens(found.start, found.end))
+            or (found.rule in ("form.lesion", "form.injury", "field.value") and widens(found.start, found.end))
         ):
             # A reading spans its test ("biopsy was benign"): it outranks the test's dictionary term.
             out.append(found)
@@ -1234,6 +1236,29 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
         r"sus?\s+(?:pr[oó]xima\s+)?(?:cita|citas|receta|recetas|resultados?|consulta|tratamiento|medicamentos?|"
         r"vacunas?|cirug[ií]a|examen|an[aá]lisis|estudio)\b",
     ),
+    # Something of the reader's booked, whatever it is called ("su ultrasonido obstétrico está
+    # programado para el 3 de septiembre").
+    (
+        "su sus",
+        r"sus?\s+(?:[^\W\d_]+\s+){1,3}?(?:est[aá]n?|quedan?|ha\s+sido|han\s+sido|fue|fueron)\s+(?:programad|"
+        r"confirmad|agendad|reprogramad|cancelad)[oa]s?\b",
+    ),
+    # A debt sent to collections, in Spanish ("para evitar que sea enviada a cobranza").
+    ("cobranza cobranzas", r"cobranzas?\b"),
+    # A visit by its date or clinician, in a receipt or statement ("Applied to visit of 07/11/2027").
+    (
+        "visit",
+        r"visit\s+(?:of|dated)\s+(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?(?:\d|jan|feb|mar|apr|may|jun|"
+        r"jul|aug|sep|oct|nov|dec)",
+    ),
+    ("applied", r"applied\s+to\s+(?:your\s+|the\s+)?(?:visit|services?|date\s+of\s+service|procedure|treatment)\b"),
+    # Field-labelled appointments ("Appointment: 06/24/2027 1:00 PM", "Visit type: Follow-up").
+    (
+        "appointment appt",
+        r"(?:appointment|appt)(?:\s+(?:date|time|date/time|date\s+and\s+time|date\s+&\s+time))?[ \t]*:[ \t]*"
+        r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?[ \t]+)?(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
+    ),
+    ("visit", r"visit\s+(?:type|reason|date|time)[ \t]*:"),
     # A consultation on a date or with a doctor ("la consulta del 3 de febrero", "cita con la Dra.
     # Ruiz"), an appointment asked for ("¿me pueden dar cita?").
     (
@@ -1270,11 +1295,11 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
 )
 # Words of a care provider's name: a debt owed to one is a bill for care.
 _MEDICAL_CREDITOR = re.compile(
-    r"\b(?:Medical|Clinic|Hospital|Health|Healthcare|Dental|Dentistry|Physicians?|Surgery|Surgical|Imaging|Radiology|"
-    r"Pediatrics|Orthopa?edics|Cardiology|Dermatology|Laboratory|Labs|Urgent\s+Care|Emergency|Ambulance|Therapy|"
-    r"Anesthesia|Pathology)\b"
+    r"\b(?:Medical|Clinic|Cl[ií]nica|M[eé]dic[oa]|Hospital|Health|Healthcare|Dental|Dentistry|Physicians?|Surgery|"
+    r"Surgical|Imaging|Radiology|Pediatrics|Orthopa?edics|Cardiology|Dermatology|Laboratory|Labs|Urgent\s+Care|"
+    r"Emergency|Ambulance|Therapy|Anesthesia|Pathology)\b"
 )
-_DEBT_WORDS = frozenset(words("collect debt collection collections"))
+_DEBT_WORDS = frozenset(words("collect debt collection collections cobranza cobranzas"))
 _BILLING = re.compile(r"(?i)\b(?:bills?|statements?|invoices?|balance|charges?|payment|amount\s+due|balance\s+due)\b")
 # A supplier's wording: the organisation is the customer ("Invoice number", "Customer code",
 # "42 deliveries", "Service period", "remit to", "net 30").
@@ -1307,8 +1332,200 @@ for _word in _CONTEXT_BY_WORD:
     TABLE.add(CARE_CUE, [_word], _word)
 
 
+# --------------------------------------------------------------------------------------------
+# Phrases of care that are not about care here.
+#
+# A feature list: "With MyLakeshore you can message your care team, request appointments, view test
+# results and pay bills online" says what a portal does, not that anyone has results or a bill.
+CAPABILITY_CUE = "can"
+TABLE.add(
+    CAPABILITY_CUE,
+    """you can|you'll be able to|you will be able to|lets you|let you|allows you to|allow you to|enables you to|
+    helps you|where you can|puede|podrá|podra""".replace("\n", "").split("|"),
+)
+_FEATURE_VERB = re.compile(
+    r"(?i)\b(?:view|see|check|request|schedule|book|pay|message|manage|access|refill|renew|download|update|track|"
+    r"review|print|share|ver|pagar|solicitar|programar)\b"
+)
+_PREDICATE_AFTER = re.compile(r"\s+(?:is|are|was|were|has|have|had|will|came|come)\b", re.I)
+
+
+def _in_feature_list(ctx: ScanContext, found: re.Match[str], anchors: list[tuple[int, int]]) -> bool:
+    """The phrase is a bare noun ("test results", "your bills") in a sentence listing what the
+    reader can do ("you can ... request appointments, view test results and pay bills"), with no
+    date or name in it ("you can use it at your next appointment on June 2" is an appointment)."""
+    begin, stop = _sentence_of(ctx, found.start(), found.end())
+    if not _count(_cue_starts(ctx, CAPABILITY_CUE), begin, found.start()):
+        return False
+    if _PREDICATE_AFTER.match(ctx.text, found.end()) or _PREDICATE_AFTER.search(found.group()):
+        return False  # "your results are ready, you can ..."
+    if any(begin <= a and b <= stop for a, b in anchors):
+        return False
+    return len(_FEATURE_VERB.findall(ctx.text, begin, stop)) >= 2
+
+
+# A claim, bill, statement or visit of something that is not care: "your auto claim was updated",
+# "the adjuster visit is booked".
+_NOT_CARE_ACCOUNT = re.compile(
+    r"(?i)(?:auto|car|vehicle|motor|collision|property|homeowners?|homeowner['’]s|renters?|travel|luggage|baggage|pet|"
+    r"theft|utility|tuition|parking|membership|gym|subscription|cafeteria|gift|adjuster|site|sales|technician|"
+    r"installer|contractor|inspection|inspector)"
+)
+_NOT_CARE_NOUN = re.compile(r"(?i)\b(?:claims?|bills?|statements?|invoices?|visits?|appointments?)\b")
+_QUALIFIER_BEFORE = re.compile(r"(?i)\b([a-z'’]+)[ \t]+$")
+# A roster, shift or event: "You're confirmed for: Saturday, October 16 — Information Desk" in a
+# volunteer's or an employee's message is a place on a rota, not an appointment.
+WORK_CUE = "work"
+TABLE.add(
+    WORK_CUE,
+    """volunteer|volunteers|volunteering|shift|shifts|orientation|training|employee|employees|new hire|interview|
+    webinar|class|classes|workshop|workshops|seminar|tour|fair|event|events|meeting|conference|rsvp|your spot|
+    attendee|attendees|support group|course|lecture|credentialing|recredentialing|reappointment|privileges|cme|
+    onboarding|payroll|timesheet""".replace("\n", "").split("|"),
+)
+# An account's security: "new sign-in on 5/8 at 9:12 PM, reply Y if this was you" books no one.
+TABLE.add(
+    WORK_CUE,
+    """sign-in|sign in|signed in|log in|login|logged in|password|passcode|verification code|security code|
+    one-time code|new device|this was you""".replace("\n", "").split("|"),
+)
+_ROSTER_PHRASE = re.compile(
+    r"(?i)^you(?:\s+are|\s+were|\s+have\s+been|['’]re|\s+will\s+be|['’]ll\s+be)\s+(?:all\s+set|scheduled|booked|"
+    r"confirmed|due|approved\s+for|cleared\s+for)$"
+)
+_CARE_NOUN_RE = re.compile(rf"(?i)\b{_CARE_NOUN}\b")
+
+
+def _not_care_here(ctx: ScanContext, found: re.Match[str], anchors: list[tuple[int, int]]) -> bool:
+    phrase = found.group()
+    if CAPABILITY_CUE in ctx.hits and _in_feature_list(ctx, found, anchors):
+        return True
+    noun = _NOT_CARE_NOUN.search(phrase)
+    if noun is not None:
+        # The word just before the noun says what it is for ("auto claim"; "travel vaccine appointment").
+        if noun.start():
+            before = _QUALIFIER_BEFORE.search(phrase, 0, noun.start())
+        else:
+            before = _QUALIFIER_BEFORE.search(ctx.text, max(0, found.start() - 24), found.start())
+        if before is not None and _NOT_CARE_ACCOUNT.fullmatch(before.group(1)):
+            return True
+    if WORK_CUE in ctx.hits and _ROSTER_PHRASE.match(phrase):
+        begin, stop = _sentence_of(ctx, found.start(), found.end())
+        return _CARE_NOUN_RE.search(ctx.text, begin, stop) is None
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# A care provider writing to someone about a service. Many reminders, statements and receipts use
+# no phrase of care: "Smile Studio Dental: Reminder for Renée A. — 5/29 @ 2:15 PM. Reply Y to
+# confirm", "you have a new statement from Maple Grove Family Medicine. Balance: $212.96",
+# "Clearview BH: Ravi, group session moves to Room 4". What makes them about care is who writes and
+# about what: a sender whose name says it gives care (a clinic, a practice, a hospital, a dental
+# office, a pharmacy, a behavioural health service) and a service it gives the reader (a bill or
+# balance, a booked slot, a session). Either alone is not enough: a hospital also sends volunteer
+# rotas, gift-shop receipts and event invitations, and a gym sends reminders and bills.
+PROVIDER_CUE = "provider"
+TABLE.add(
+    PROVIDER_CUE,
+    """clinic|clinics|clínica|clinica|hospital|hospitals|dental|dentistry|orthodontics|pediatrics|paediatrics|
+    pharmacy|farmacia|family medicine|internal medicine|family practice|medical group|medical center|medical centre|
+    medical associates|medical clinic|medical office|health partners|health center|health centre|health clinic|
+    health system|behavioral health|behavioural health|mental health|women's health|womens health|home health|
+    urgent care|physical therapy|physiotherapy|counseling|counselling|psychiatry|dermatology|cardiology|oncology|
+    orthopedics|orthopaedics|radiology|imaging|laboratory|optometry|eye care|eye center|vision center|audiology|
+    hearing center|chiropractic|dialysis|surgery center|surgical center|physicians|centro médico|centro medico|
+    consultorio|bh""".replace("\n", "").split("|"),
+)
+_NOT_PROVIDER_AFTER = re.compile(
+    r"(?:[ \t]+[A-Z][\w'’&-]*){0,2}?[ \t]+(?:Foundation|Gift|Caf[eé]|Cafeteria|Parking|Plan|Insurance|Volunteer|"
+    r"Volunteers|Careers|Auxiliary|Store|Shop|Fitness|Gym|Garage|Association|Society|Board)\b"
+)
+SERVICE_CUE = "service"
+TABLE.add(
+    SERVICE_CUE,
+    """statement|statements|balance|balance due|amount due|amount owed|past due|past-due|overdue|bill|invoice|
+    patient portion|your portion|patient responsibility|saldo|factura|estado de cuenta""".replace("\n", "").split("|"),
+    "bill",
+)
+TABLE.add(
+    SERVICE_CUE,
+    """reminder for|reply y|reply yes|reply c|reply 1|to reschedule|recordatorio|responda si|
+    responda sí""".replace("\n", "").split("|"),
+    "slot",
+)
+TABLE.add(SERVICE_CUE, ["see you"], "see")
+TABLE.add(
+    SERVICE_CUE,
+    """group session|individual session|therapy session|counseling session|counselling session|your session|
+    next session|sesión|sesion""".replace("\n", "").split("|"),
+    "session",
+)
+# Not a bill for care: a shop's order, a donation, a premium, a fee for a place at an event.
+RETAIL_CUE = "retail"
+TABLE.add(
+    RETAIL_CUE,
+    """order|orders|shop|gift|gifts|cafeteria|café|cafe|menu|donation|donations|premium|premiums|tuition|
+    registration|parking|permit|membership|subscription|ticket|tickets|merchandise""".replace("\n", "").split("|"),
+)
+_MONEY = re.compile(r"[$€£][ \t]?(?!0+(?:\.0+)?(?![\d.,]))\d")  # an amount, not $0.00
+_NO_BEFORE = re.compile(r"(?i)\bno[ \t]+$")
+# "See you Thursday 3/9", "see you on the 4th", "see you tomorrow"; not "see you soon", "see you at the 5K".
+_SEE_YOU_WHEN = re.compile(
+    r"(?i)[ \t]+(?:on[ \t]+|this[ \t]+|next[ \t]+)?(?:mon|tue|wed|thu|fri|sat|sun|tomorrow|today|tonight|jan|feb|mar|"
+    r"apr|may|jun|jul|aug|sep|oct|nov|dec|the[ \t]+\d|\d)"
+)
+_CLOCK_TIME = re.compile(r"(?i)\b\d{1,2}(?::\d{2})?[ \t]?[ap]\.?[ \t]?m\b\.?|\b\d{1,2}:\d{2}\b|\b\d{1,2}[ \t]?h\b")
+
+
+_PROPER_BEFORE = re.compile(r"[A-Z][\w'’&-]*[ \t]+$")
+_PROPER_AFTER = re.compile(r"[ \t]+(?:(?:de|del|of|for)[ \t]+)?[A-Z]")
+
+
+def _care_provider(ctx: ScanContext) -> bool:
+    """A care provider's name in the message: a provider word in a name of capitalised words ("Maple
+    Grove Family Medicine", "Clearview BH", "Hospital Riverside", "Clínica San Rafael"), not one of
+    its shops or funds ("Riverside Hospital Gift Shop"); not "Imaging results are ready"."""
+    text = ctx.text
+    for start, end, _ in ctx.hits.get(PROVIDER_CUE, ()):
+        if not text[start].isupper() or text[start:end] == "Bh":
+            continue  # a lower-case word; the abbreviation only in capitals
+        if _NOT_PROVIDER_AFTER.match(text, end):
+            continue
+        if _PROPER_BEFORE.search(text, max(0, start - 40), start) or _PROPER_AFTER.match(text, end):
+            return True
+    return False
+
+
+def _provider_service(ctx: ScanContext, anchors: list[tuple[int, int]]) -> bool:
+    """A care provider's name and a service it gives the reader (see above)."""
+    services = ctx.hits.get(SERVICE_CUE)
+    if not services or PROVIDER_CUE not in ctx.hits or not _care_provider(ctx):
+        return False
+    text = ctx.text
+    work = WORK_CUE in ctx.hits
+    for start, end, kind in services:
+        if kind == "bill":
+            if _vendor_message(ctx) or any(a <= start < b for a, b in anchors):
+                continue  # a supplier's invoice; a name ("Bill Dubois, Health Information Management")
+            begin, stop = _sentence_of(ctx, start, end)
+            if _MONEY.search(text, begin, stop) is None or _NO_BEFORE.search(text, max(0, start - 8), start):
+                continue  # an amount in its sentence: "Balance: $212.96", not "no balance is due"
+            if _count(_cue_starts(ctx, RETAIL_CUE), begin, stop):
+                continue
+            return True
+        if work:
+            continue  # a slot or a session on a rota, at an event, or an account's security notice
+        if kind == "see" and _SEE_YOU_WHEN.match(text, end) is None:
+            continue
+        if kind != "session" and _CLOCK_TIME.search(text) is None:
+            continue
+        return True
+    return False
+
+
 def health_context(ctx: ScanContext, anchors: list[tuple[int, int]] | None = None) -> bool:
-    """Whether some phrase of care (see ``_CONTEXT_PHRASES``) stands in a sentence about the person.
+    """Whether some phrase of care (see ``_CONTEXT_PHRASES``) stands in a sentence about the person,
+    or a care provider writes about a service it gives (``_provider_service``).
     ``anchors``: spans of dates and names, as for ``about_the_person``."""
     text = ctx.text
     if about_a_pet(ctx):
@@ -1323,9 +1540,11 @@ def health_context(ctx: ScanContext, anchors: list[tuple[int, int]] | None = Non
             continue
         if _vendor_message(ctx) and _BILLING.search(found.group()):
             continue  # a supplier's invoice to the organisation: no one's care is billed
+        if _not_care_here(ctx, found, anchors or []):
+            continue
         if about_the_person(ctx, found.start(), found.end(), anchors or [], evidence=2):
             return True
-    return False
+    return _provider_service(ctx, anchors or [])
 
 
 def has_health_context(text: str) -> bool:
