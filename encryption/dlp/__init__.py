@@ -3,8 +3,18 @@ decides a message's level (``phi``, ``pii``, ``none``). Pure Python over strings
 per process, safe to call from any thread. See ``docs/dlp.md``.
 """
 
-from encryption.dlp.classifier import classify, level_of, scan, scan_value
+from encryption.dlp.classifier import TextEvidence, classify, level_of, scan, scan_value, text_evidence
 from encryption.dlp.findings import Classification, Finding
 from encryption.dlp.health import has_health_context
 
-__all__ = ["Classification", "Finding", "classify", "has_health_context", "level_of", "scan", "scan_value"]
+__all__ = [
+    "Classification",
+    "Finding",
+    "TextEvidence",
+    "classify",
+    "has_health_context",
+    "level_of",
+    "scan",
+    "scan_value",
+    "text_evidence",
+]

@@ -1,11 +1,13 @@
 """The classifier: every rule module's findings merged without overlaps, and the message level.
 
-Level (``level_of``):
+Level (``level_of``, decided by ``decision.decide_level``):
 
-* ``phi``  — something in the message identifies a person, and the message carries health
-  information (a health finding, or ``health_context``: an appointment, a bill for care, a
-  prescription being ready, results being available...);
-* ``pii``  — something identifies a person, no health information;
+* ``phi``  — something in the message identifies a person, and the message is not recognisably
+  about something other than their care: positive evidence of care (a health finding, or
+  ``health_context``: an appointment, a bill for care, a prescription being ready, results being
+  available...) or none either way (implicit care: "we have you scheduled", "payment received");
+* ``pii``  — something identifies a person, and the message is recognisably not about their care
+  (account security, portal access, outreach, plan paperwork, staff mail...: ``decision.py``);
 * ``none`` — otherwise: general health education with no identifier is ``none``.
 
 What identifies a person: a name, an SSN, a record, plan, account, licence, vehicle or device
@@ -22,8 +24,17 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from encryption.dlp.context import ScanContext
+from encryption.dlp.decision import (
+    CARE_CONTEXT,
+    CARE_FINDING,
+    CARE_NONE,
+    GENERAL_HEALTH,
+    decide_level,
+    non_care_signals,
+)
 from encryption.dlp.findings import (
     CONDITION,
     DATE,
@@ -128,6 +139,8 @@ def _scan(ctx: ScanContext) -> tuple[tuple[Finding, ...], list[tuple[int, int]]]
     # Health terms in general sentences (education, marketing, event titles) are no information
     # about anyone: they are left out, as they would not change the level anyway.
     general = {(f.start, f.end) for f in mark_general(ctx, health, anchors) if f.rule.endswith(GENERAL)}
+    if len(general) == len(health):
+        ctx.cache[GENERAL_HEALTH] = True  # only general health terms: a signal of education (decision.py)
     return tuple(f for f in resolved if (f.start, f.end) not in general or f.type not in HEALTH_TYPES), anchors
 
 
@@ -148,13 +161,43 @@ def _identifies(finding: Finding, health: bool) -> bool:
     return False
 
 
-def level_of(findings: Iterable[Finding], health_context: bool) -> str:
-    """The message level for these findings (see the module docstring)."""
+def level_of(findings: Iterable[Finding], health_context: bool, signals: frozenset[str] | None = None) -> str:
+    """The message level for these findings (see the module docstring).
+
+    ``signals``: the non-care classes the text was recognised as (``decision.non_care_signals``);
+    with them the level is decided by ``decision.decide_level`` (a person identified is ``phi``
+    unless the message is recognisably not about their care). Without them (``None``: a caller
+    that has findings but no text) only positive evidence of care makes ``phi``."""
     findings = tuple(findings)
-    health = health_context or any(f.type in HEALTH_TYPES and not f.rule.endswith(GENERAL) for f in findings)
-    if any(_identifies(f, health) for f in findings):
-        return LEVEL_PHI if health else LEVEL_PII
-    return LEVEL_NONE
+    finding = any(f.type in HEALTH_TYPES and not f.rule.endswith(GENERAL) for f in findings)
+    health = health_context or finding
+    identifies = any(_identifies(f, health) for f in findings)
+    if signals is None:
+        if identifies:
+            return LEVEL_PHI if health else LEVEL_PII
+        return LEVEL_NONE
+    care = CARE_FINDING if finding else CARE_CONTEXT if health_context else CARE_NONE
+    return decide_level(identifies=identifies, care=care, signals=signals)
+
+
+@dataclass(frozen=True)
+class TextEvidence:
+    """What ``level_of`` needs from a text, for callers that add findings of their own (the
+    template-aware path adds a finding per PHI merge field): its findings, whether it is about
+    someone's care, and the non-care classes it is recognised as."""
+
+    findings: tuple[Finding, ...]
+    health_context: bool
+    signals: frozenset[str]
+
+
+def text_evidence(text: str) -> TextEvidence:
+    """One scan of ``text`` for its findings, care context and non-care signals."""
+    if not text:
+        return TextEvidence((), False, frozenset())
+    ctx = ScanContext.of(text)
+    findings, anchors = _scan(ctx)
+    return TextEvidence(findings, health_context(ctx, anchors), non_care_signals(ctx))
 
 
 def classify(text: str) -> Classification:
@@ -164,7 +207,8 @@ def classify(text: str) -> Classification:
     ctx = ScanContext.of(text)
     findings, anchors = _scan(ctx)
     context = health_context(ctx, anchors)
-    return Classification(level=level_of(findings, context), findings=findings, health_context=context)
+    level = level_of(findings, context, non_care_signals(ctx))
+    return Classification(level=level, findings=findings, health_context=context)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1130,7 +1130,7 @@ _CONTEXT_PHRASES: tuple[tuple[str, str], ...] = (
     ),
     (
         "you",
-        r"you\s+(?:have|had)\s+(?:an?\s+)?(?:upcoming\s+|scheduled\s+|new\s+)?(?:appointment|appt|visit|procedure|"
+        r"you\s+(?:recently\s+|just\s+)?(?:have|had)\s+(?:an?\s+)?(?:upcoming\s+|scheduled\s+|new\s+)?(?:appointment|appt|visit|procedure|"
         r"surgery|test|referral|balance|prescription)\b",
     ),
     (

@@ -395,7 +395,7 @@ _PLATE = re.compile(r"(?:[A-Z0-9]{2,4}[ -][A-Z0-9]{2,5}|[A-Z0-9]{5,8})(?![\w-])"
 # "Coupon ID 88421-RX", "Meeting ID 912 4410 0071": a marketing code, a video call's number.
 _PROMO_BEFORE = re.compile(
     r"\b(?:coupon|promo|promotion|discount|voucher|offer|campaign|deal|rebate|meeting|webinar|conference|zoom|"
-    r"teams|webex|dial-in|room)[ \t]*$"
+    r"teams|webex|dial-in|room|job|requisition|posting)[ \t]*$"
 )
 _NAME_AFTER = re.compile(r"[ \t]+[A-Z]")
 _PLAN_NEAR = re.compile(r"\b(?:plan|insurance|insurer|member|coverage|policy|benefits)\b")
@@ -446,6 +446,9 @@ _ZIP_SHAPE = re.compile(r"\d{5}(?:-\d{4})?")
 _CITY_BEFORE = re.compile(r"[A-Za-z.]+,[ \t]*$")
 _DATE_SHAPE = re.compile(r"\d{1,4}[/.-]\d{1,2}(?:[/.-]\d{1,4})?")
 _IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+# An address without "::" has eight non-empty groups, so three of them in a row must be there:
+# messages with many colons but no such run (times, field labels) skip the full pattern.
+_IPV6_GROUPS = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 
 
 def _labelled(ctx: ScanContext, out: list[Finding]) -> None:
@@ -565,7 +568,7 @@ _NUMERIC = re.compile(
     (?=[\d(+])(?<![\w@/.$€£-])(?:
       (?P<addr>\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?[ ]+
          (?:(?:[NSEW]|North|South|East|West|NE|NW|SE|SW|N\.E|N\.W|S\.E|S\.W)\.?[ ]+)?
-         (?:(?:\d{{1,3}}(?:st|nd|rd|th)|[A-Z][\w'.-]*)[ ]+){{1,5}}?
+         (?:(?:\d{{1,3}}(?:st|nd|rd|th)|[A-Z][\w'.-]*|(?:de|del|la|van|von|der|du|da|di|le)(?=[ ]+[A-Z]))[ ]+){{1,5}}?
          {_STREET_SUFFIX}\b\.?
          (?:[ ]+(?:[NSEW]|NE|NW|SE|SW)\b\.?)?
        | \d{{1,6}}[A-Za-z]?[ ]+{_STREET_PREFIX}[ ]+(?:(?:de|del|de\ la|la|las|los|el|du|des|of\ the|da|do|dos)[ ]+)?
@@ -705,6 +708,11 @@ _NEGATIVE_ID = re.compile(
     r"box|pin|otp|passcode|verification|track|shipment|package|parcel|rma|return|warranty|serial key|product key|"
     r"store|register|trans|transaction|auth code|ups|usps|fedex|dhl)\b[^\n]{0,12}$"
 )
+# The later items of a list of lot or batch numbers ("lot numbers 2K1123A, 2K1124A and 2K1187B").
+_LOT_LIST = re.compile(
+    r"\b(?:lots?|batch(?:es)?)\b(?:[ \t]+(?:numbers?|nos?\.?)|[ \t]*#)?[ \t:]*"
+    r"(?:[\w-]+(?:,[ \t]*(?:and[ \t]+|or[ \t]+)?|[ \t]+(?:and|or)[ \t]+)){1,8}$"
+)
 _VERSION = re.compile(r"\b(?:version|ver|v|release|build)\.?\s*$")
 _SHORT_DATE_CUE = re.compile(
     r"\b(?:date|appointment|appt|visit|due|deadline|scheduled|surgery|procedure|follow-up|delivery|refill)\b"
@@ -812,6 +820,29 @@ _PO_BEFORE = re.compile(r"\b(?:po|p\.o\.?|purchase order|purchase order number)[
 _CONTACT_BLOCK = re.compile(r"(?:.*[|•·][ \t]*|.*\n[ \t]*|[ \t]*)\0[ \t]*(?:[|•·\n]|$)", re.S)
 
 
+# "12 Main St, Apt 4B, Hartford 21761" or "12 Main St\nHartford 21761": a street line, a city, no state.
+_SUFFIX_AFTER_STREET = (
+    r"(?:[ \t]+(?:Rd|Road|St|Street|Ave|Avenue|Dr|Drive|Ln|Lane|Blvd|Way|Ct|Court|Pl|Place|Pkwy|Loop|Ter|"
+    r"Terrace|Cir|Circle)\.?)?"
+)
+_CITY_WORD = r"[A-Z][\w'’.-]*"
+_CITY_BEFORE_ZIP = re.compile(
+    rf"{_SUFFIX_AFTER_STREET}[ \t]*,?[ \t]*\n?[ \t]*"
+    rf"(?:(?:{_CITY_WORD}[ \t]+){{1,3}}|(?:{_CITY_WORD}[ \t]+){{0,2}}{_CITY_WORD},[ \t]*)"
+)
+
+
+def _after_street_and_city(ctx: ScanContext, out: list[Finding], start: int) -> bool:
+    """A five-digit number right after a street address and a city name (no state between)."""
+    for finding in reversed(out):
+        if finding.type != ADDRESS:
+            continue
+        if finding.end > start or start - finding.end > 40:
+            return False
+        return _CITY_BEFORE_ZIP.fullmatch(ctx.text, finding.end, start) is not None
+    return False
+
+
 def _digit_run(ctx: ScanContext, out: list[Finding], token: str, start: int, end: int) -> None:
     digits = validators.digits_of(token)
     count = len(digits)
@@ -819,6 +850,9 @@ def _digit_run(ctx: ScanContext, out: list[Finding], token: str, start: int, end
     zip_shape = (count == 5 or (count == 9 and len(token) == 10 and token[5] == "-")) and len(token) in (5, 10)
     if zip_shape and (_STATE_BEFORE_ZIP.search(ctx.text[max(0, start - 20) : start]) or _ZIP_LABEL.search(window)):
         out.append(Finding(ZIP, start, end, 0.85, "zip.state"))
+        return
+    if zip_shape and _after_street_and_city(ctx, out, start):
+        out.append(Finding(ZIP, start, end, 0.8, "zip.city"))
         return
     if len(token) == 8 and token[3] == "-" and count == 7:
         # "555-0100": a local number, with or without a word before it.
@@ -858,7 +892,7 @@ def _digit_run(ctx: ScanContext, out: list[Finding], token: str, start: int, end
     if 13 <= count <= 19 and validators.payment_card_valid(digits):
         out.append(Finding(ACCOUNT_NUMBER, start, end, 0.85, "card.luhn"))
         return
-    if count >= 7 and not _NEGATIVE_ID.search(window):
+    if count >= 7 and not _NEGATIVE_ID.search(window) and not _LOT_LIST.search(ctx.before(start, 80)):
         # A long number with no label: in a message about a person it is nearly always a record,
         # account or reference number of some kind.
         out.append(Finding(OTHER_ID, start, end, 0.5, "id.digits" + (ORG if _equipment_message(ctx, start) else "")))
@@ -1072,7 +1106,7 @@ def _url(text: str, start: int, end: int, confidence: float, taken: list[tuple[i
 
 
 def _ipv6(ctx: ScanContext, out: list[Finding]) -> None:
-    if "::" not in ctx.text and ctx.text.count(":") < 7:
+    if "::" not in ctx.text and (ctx.text.count(":") < 7 or _IPV6_GROUPS.search(ctx.text) is None):
         return
     for match in _IPV6.finditer(ctx.text):
         token = match.group()
@@ -1229,6 +1263,8 @@ def _code(ctx: ScanContext, out: list[Finding], token: str, start: int, end: int
         out.append(Finding(VEHICLE_ID, start, end, 0.9, "vin.check_digit" + org))
         return
     if _NEGATIVE_ID.search(ctx.before(start, 30)) or _CODE_NEGATIVE.search(ctx.before(start, 30)):
+        return
+    if _LOT_LIST.search(ctx.before(start, 80)):
         return
     out.append(Finding(OTHER_ID, start, end, 0.5, "id.code" + (ORG if _equipment_message(ctx, start) else "")))
 

@@ -14,7 +14,7 @@ message in full would scan the same literal text thousands of times, so the work
    Fields that can never carry PHI (the organisation's name, links, the campaign's name) are
    neither.
 3. ``classify_recipient`` combines the template's findings with the recipient's value findings
-   and applies the message-level rule (``level_of``).
+   and applies the message-level rule (``level_of``, with the template text's non-care signals).
 
 Offsets: a finding from the template points into ``TemplateProfile.literal_text``; a finding
 from a merge value points into that value's text (its rule says ``merge:<field>``). They tell
@@ -32,7 +32,7 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError
 
-from encryption.dlp import has_health_context, level_of, scan, scan_value
+from encryption.dlp import level_of, scan_value, text_evidence
 from encryption.dlp.findings import ADDRESS, DATE, EMAIL, MEDICATION, MRN, NAME, OTHER_ID, Classification, Finding
 from templates.fields import MergeField
 from templates.rendering import analysis_environment
@@ -97,6 +97,10 @@ class TemplateProfile:
     findings: tuple[Finding, ...]
     health_context: bool
     fields: tuple[str, ...]
+    # The non-care classes the template's own text is recognised as (a newsletter, an account
+    # notice...): with them a message that identifies its recipient is phi unless it is one of
+    # those (``encryption.dlp.decision``).
+    signals: frozenset[str] = frozenset()
 
 
 def _literal_text(source: str, *, html: bool) -> str:
@@ -129,13 +133,15 @@ def _profile(
 ) -> TemplateProfile:
     del digest  # in the key only, so that an edited draft is never served a stale profile
     literal = "\n\n".join(_literal_text(source, html=html) for source, html in parts if source)
+    evidence = text_evidence(literal)
     return TemplateProfile(
         version_key=version_key,
         language=language,
         literal_text=literal,
-        findings=scan(literal),
-        health_context=has_health_context(literal),
+        findings=evidence.findings,
+        health_context=evidence.health_context,
         fields=fields,
+        signals=evidence.signals,
     )
 
 
@@ -244,4 +250,4 @@ def classify_recipient(plan: RecipientPlan, values: Mapping[str, Any]) -> Classi
             for found in _scan_merge_value(text):
                 findings.append(Finding(found.type, found.start, found.end, found.confidence, f"merge:{name}"))
     result = tuple(findings)
-    return Classification(level=level_of(result, health), findings=result, health_context=health)
+    return Classification(level=level_of(result, health, plan.profile.signals), findings=result, health_context=health)

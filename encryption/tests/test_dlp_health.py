@@ -161,18 +161,20 @@ def test_vocabulary_added_for_common_care(text, expected):
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "level"),
     [
-        "Hi Ana, statins like atorvastatin lower LDL.",
-        "Dear Omar, save up to 80% on generics like metformin and lisinopril with the RxSaver card.",
-        "Hi Ana, travelling this summer? Ask about travel vaccines such as hepatitis A and typhoid.",
-        "Dear Omar, melanoma is the deadliest form of skin cancer.",
-        "Hi Ana, osteoporosis weakens bones; adults over 65 should have a bone density scan.",
+        # A bare fact with a name and nothing else recognisably not about the reader's care: the
+        # sixth pass's default makes it phi (docs/dlp.md); its terms are still general.
+        ("Hi Ana, statins like atorvastatin lower LDL.", "phi"),
+        ("Dear Omar, save up to 80% on generics like metformin and lisinopril with the RxSaver card.", "pii"),
+        ("Hi Ana, travelling this summer? Ask about travel vaccines such as hepatitis A and typhoid.", "pii"),
+        ("Dear Omar, melanoma is the deadliest form of skin cancer.", "phi"),
+        ("Hi Ana, osteoporosis weakens bones; adults over 65 should have a bone density scan.", "pii"),
     ],
 )
-def test_education_and_marketing_wording_is_general(text):
+def test_education_and_marketing_wording_is_general(text, level):
     assert personal(text) == []
-    assert classify(text).level == "pii"
+    assert classify(text).level == level
 
 
 @pytest.mark.parametrize(

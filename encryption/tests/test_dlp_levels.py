@@ -138,7 +138,9 @@ HANDWRITTEN_STYLE = [
         "breathe@valleylung.example.org.",
         LEVEL_NONE,
     ),
-    ("Hi Samira, your order WM-77120934 is out for delivery.", LEVEL_PII),
+    # A healthcare organisation's order for a named person may be a prescription or supplies:
+    # with nothing to say it is a shop's, the sixth pass's default makes it phi (docs/dlp.md).
+    ("Hi Samira, your order WM-77120934 is out for delivery.", LEVEL_PHI),
     ("We have your SSN on file ending 6789. Please bring your driver's license on your first day.", LEVEL_NONE),
     (
         "Dear Dr. Babajide Ogunleye,\n\nYour credentialing file is due for recredentialing by June 30, 2027. "

@@ -51,8 +51,8 @@ def _fresh_caches():
 
 def test_a_version_is_scanned_once_however_many_recipients(monkeypatch):
     calls = []
-    real_scan = template_aware.scan
-    monkeypatch.setattr(template_aware, "scan", lambda text: calls.append(text) or real_scan(text))
+    real_scan = template_aware.text_evidence
+    monkeypatch.setattr(template_aware, "text_evidence", lambda text: calls.append(text) or real_scan(text))
     catalogue = _catalogue()
     source = "<p>Hello {{ contact.first_name }}, your colonoscopy is booked.</p>"
     profiles = {id(_profile("Reminder", source, catalogue)) for _ in range(50)}
@@ -201,3 +201,39 @@ def test_template_aware_level_is_never_weaker_than_classifying_the_rendered_mess
         )
         full = classify(rendered)
         assert STRICTNESS[aware.level] >= STRICTNESS[full.level], (starter_key, content.language)
+
+
+@pytest.mark.parametrize(
+    ("subject", "html", "level"),
+    [
+        # Implicit care: nothing names a condition, yet the shipment is a supply order for the patient.
+        (
+            "Your order has shipped",
+            "<p>Hi {{ contact.first_name }}, your order from Sunrise Medical Supply has shipped.</p>",
+            LEVEL_PHI,
+        ),
+        # Recognisably not about care: a newsletter and an account notice stay pii.
+        (
+            "Our spring newsletter",
+            "<p>Hi {{ contact.first_name }}, read our spring newsletter: new parking, a community health fair "
+            "and our volunteer awards.</p><p>Unsubscribe from newsletters at any time.</p>",
+            LEVEL_PII,
+        ),
+        (
+            "Password reset",
+            "<p>Hi {{ contact.first_name }}, we received a request to reset the password of your patient portal "
+            "account. If you did not ask for it, ignore this email.</p>",
+            LEVEL_PII,
+        ),
+    ],
+)
+def test_the_template_text_decides_like_the_whole_message(subject, html, level):
+    """The template-aware level uses the template text's non-care signals, so it agrees with
+    classifying the rendered message whole (the structural level decision, docs/dlp.md)."""
+    catalogue = _catalogue()
+    profile = _profile(subject, html, catalogue)
+    result = classify_recipient(recipient_plan(profile, catalogue), {"contact.first_name": "Odalys"})
+    context = render_context(catalogue, values={"contact.first_name": "Odalys"})
+    rendered = html_to_text(render_source(html, context, html=True))
+    assert result.level == level
+    assert classify(f"{subject}\n\n{rendered}").level == level
