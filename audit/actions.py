@@ -100,9 +100,22 @@ ACTIONS: dict[str, str] = {
     "campaign.resumed": "A paused campaign was resumed.",
     "campaign.cancelled": "A campaign was cancelled with the messages still waiting (their count is in the details).",
     "campaign.completed": "A campaign finished: no message is left to try (counts per state in the details).",
+    "journey.created": "A journey was created with its first draft version.",
+    "journey.version_saved": "A journey's draft steps were saved (the version number in the details).",
+    "journey.version_submitted": "A journey version was submitted for compliance review.",
+    "journey.version_approved": "A compliance officer approved a journey version, pinning its templates' versions.",
+    "journey.version_changes_requested": "A compliance officer asked for changes to a journey version.",
+    "journey.activated": "A journey version was activated: new trigger events start walks on it.",
+    "journey.paused": "A journey was paused: its walks keep their place and no step runs.",
+    "journey.resumed": "A paused journey was resumed: each walk's next step is due again.",
     "trigger_type.created": "An organisation defined a trigger event type (key and field counts in the details).",
     "trigger_events.received": "Trigger events came in through the API (counts stored, replayed, per type; no values).",
-    "campaign.settings_changed": "The organisation's campaign settings (frequency cap, fallback time zone) changed.",
+    "campaign.transactional_created": "A transactional container (a campaign per approved template version and "
+    "purpose) was created on the first transactional send through the API.",
+    "message.enqueued": "A transactional message was requested through the API (its outcome: queued, capped, "
+    "no_consent or suppressed; reason codes, no values).",
+    "campaign.settings_changed": "The organisation's campaign settings (frequency caps, quiet hours, fallback time "
+    "zone) changed.",
     "template.created": "An email template was created with its first draft version.",
     "template.draft_started": "A new draft version of a template was started from its latest version.",
     "template.draft_saved": "A template's draft was saved; the details count its merge fields and PHI fields.",

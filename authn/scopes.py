@@ -28,6 +28,11 @@ _SCOPES = [
     Scope("templates:read", "Read email templates, their versions, review status and rendered previews."),
     Scope("templates:write", "Create email templates and edit and submit their drafts."),
     Scope("events:write", "Send trigger events, such as an appointment booked, that start messages to contacts."),
+    Scope(
+        "messages:send",
+        "Send transactional messages (a receipt, an appointment confirmation) to one contact with event data "
+        "(PHI) merged into an approved template, and read their delivery status.",
+    ),
     Scope("campaigns:read", "Read campaigns, their schedules and delivery status."),
     Scope("campaigns:write", "Create, change, schedule and launch campaigns."),
     Scope("audit:read", "Read the organisation's audit log and its verification status."),

@@ -9,21 +9,24 @@ the contact's zone for local-time schedules). Nothing crosses into Python, so a 
 recipients take one statement. On SQLite (the embedded default) the same audience query is
 read in chunks and the rows are bulk-inserted, ignoring conflicts.
 
-Frequency cap: a contact with ``cap_messages`` or more campaign messages that went or will go
-out (queued, sending, sent, deferred, escrowed, unknown) with ``send_after`` in the last
-``cap_days`` days (or later) is left out. ``cap_messages = 0`` turns the cap off.
+Frequency caps (``campaigns.caps``, the same rule ``campaigns.sending.message_enqueue`` applies):
+a contact with ``cap_messages`` or more messages that went or will go out (queued, sending, sent,
+deferred, escrowed, unknown) with ``send_after`` in the last ``cap_days`` days (or later) is left
+out, and so is one over the campaign purpose's own cap. ``cap_messages = 0`` turns the overall
+cap off; with ``transactional_cap_exempt``, non-marketing purposes are not capped.
 """
 
 from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
+from campaigns.caps import capped_contact_ids
 from campaigns.models import Campaign, CampaignSettings, Message, MessageStatus, ScheduleKind
 from consent.selectors import sendable_contacts
 from reporting.events import events_record_campaign_moves
@@ -32,15 +35,6 @@ from segments.models import Contact
 from segments.rules import segment_queryset
 from tenants.models import Organisation
 
-# Messages that count towards the frequency cap: they went, or will go, to the recipient.
-CAP_COUNTED = (
-    MessageStatus.QUEUED,
-    MessageStatus.SENDING,
-    MessageStatus.SENT,
-    MessageStatus.DEFERRED,
-    MessageStatus.ESCROWED,
-    MessageStatus.UNKNOWN,
-)
 PYTHON_BATCH = 2000
 
 
@@ -52,20 +46,7 @@ def audience_queryset(
         return Contact.objects.for_tenant(tenant).none()
     contacts = segment_queryset(tenant=tenant, rules=campaign.segment.rules, today=now.date())
     audience = sendable_contacts(tenant=tenant, purpose=campaign.purpose, contacts=contacts, at=now)
-    if settings.cap_messages > 0:
-        capped = (
-            Message.objects.for_tenant(tenant)
-            .filter(
-                contact__isnull=False,  # NOT IN over a NULL would exclude everyone
-                status__in=CAP_COUNTED,
-                send_after__gte=now - timedelta(days=settings.cap_days),
-            )
-            .order_by()
-            .values("contact_id")
-            .annotate(n=Count("id"))
-            .filter(n__gte=settings.cap_messages)
-            .values("contact_id")
-        )
+    for capped in capped_contact_ids(tenant=tenant, settings=settings, purpose=campaign.purpose, now=now):
         audience = audience.exclude(pk__in=capped)
     return audience
 
@@ -114,7 +95,7 @@ def _insert_postgresql(
         "lease_owner, protection_action, reason_codes, level, smtp_enhanced, created_at, updated_at) "
         f"SELECT %s, %s, a.contact_id, 'queued', {send_after}, 0, '', '', '[]'::jsonb, '', '', %s, %s "
         f"FROM ({select_sql}) AS a (contact_id, time_zone){zones} "
-        "ON CONFLICT (campaign_id, contact_id) DO NOTHING"
+        "ON CONFLICT (campaign_id, contact_id) WHERE source_key = '' DO NOTHING"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *select_params])

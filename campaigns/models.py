@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from encryption.fields import EncryptedTextField
 from tenants.managers import TenantModel
 
 DEFAULT_CAP_MESSAGES = 3
@@ -68,13 +69,31 @@ CAMPAIGN_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
 )
 
 
+class CampaignKind(models.TextChoices):
+    # Launched once to a frozen segment (everything that existed before automation).
+    BROADCAST = "broadcast", "Broadcast"
+    # Containers that receive one message at a time (campaigns.sending.message_enqueue) and stay
+    # ``sending`` while in use: a journey's send step, the transactional API.
+    JOURNEY = "journey", "Journey"
+    TRANSACTIONAL = "transactional", "Transactional"
+
+
 class CampaignSettings(TenantModel):
     """The organisation's campaign settings: at most ``cap_messages`` campaign messages per
-    contact in ``cap_days`` days (across campaigns), and the time zone used for contacts whose
-    own is unknown."""
+    contact in ``cap_days`` days (across campaigns), per-purpose caps on top of it
+    (``purpose_caps``: ``{"marketing": [3, 7]}`` = at most 3 marketing messages in 7 days), whether
+    transactional (non-marketing) purposes are exempt from both, quiet hours in the recipient's
+    time zone, and the time zone used for contacts whose own is unknown. The rules themselves
+    live in ``campaigns.caps`` and ``campaigns.sending``."""
 
     cap_messages = models.PositiveSmallIntegerField(default=DEFAULT_CAP_MESSAGES)
     cap_days = models.PositiveSmallIntegerField(default=DEFAULT_CAP_DAYS)
+    purpose_caps = models.JSONField(default=dict, blank=True, db_default={})
+    transactional_cap_exempt = models.BooleanField(default=False, db_default=False)
+    # Local times in the recipient's zone; both empty: no quiet hours. start > end spans midnight.
+    quiet_hours_start = models.TimeField(null=True, blank=True)
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    quiet_hours_transactional = models.BooleanField(default=False, db_default=False)
     default_time_zone = models.CharField(max_length=64, default="UTC")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -87,6 +106,9 @@ class CampaignSettings(TenantModel):
 
 class Campaign(TenantModel):
     name = models.CharField(max_length=200)
+    kind = models.CharField(
+        max_length=16, choices=CampaignKind.choices, default=CampaignKind.BROADCAST, db_default=CampaignKind.BROADCAST
+    )
     # The consent purpose: always the template's (copied when the template is chosen).
     purpose = models.CharField(max_length=64)
     template = models.ForeignKey("templates.EmailTemplate", on_delete=models.PROTECT, related_name="+")
@@ -99,6 +121,8 @@ class Campaign(TenantModel):
     from_name = models.CharField(max_length=100, validators=[validate_header_safe])
     from_address = models.EmailField(max_length=254, validators=[validate_header_safe])
     reply_to = models.EmailField(max_length=254, blank=True, validators=[validate_header_safe])
+    # The team sending it, for the calendar (never PHI): e.g. Cardiology, Billing.
+    department = models.CharField(max_length=100, blank=True, default="", db_default="")
     schedule_kind = models.CharField(max_length=16, choices=ScheduleKind.choices, default=ScheduleKind.NOW)
     # AT: when. After launch, for every kind: when the first message may go (the campaign moves
     # from scheduled to sending then).
@@ -192,12 +216,28 @@ class Message(TenantModel):
     recipient_domain = models.CharField(max_length=253, blank=True, default="", db_default="")
     # The TLS protocol the transport negotiated for the accepted message (e.g. "TLSv1.3").
     tls_version = models.CharField(max_length=16, blank=True, default="", db_default="")
+    # The caller's idempotency key for a message enqueued one at a time (journey step, API
+    # request id); "" for a broadcast's frozen audience.
+    source_key = models.CharField(max_length=200, blank=True, default="", db_default="")
+    # JSON of the event.* merge values for this one message (PHI: encrypted; needs the pk, so
+    # written after the row exists).
+    event_data = EncryptedTextField(null=True, blank=True, default=None)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "contact"], name="campaigns_message_once_per_contact"),
+            # A broadcast reaches each contact once; an enqueued message is once per caller key.
+            models.UniqueConstraint(
+                fields=["campaign", "contact"],
+                condition=models.Q(source_key=""),
+                name="campaigns_message_once_per_contact",
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "source_key"],
+                condition=~models.Q(source_key=""),
+                name="campaigns_message_once_per_source",
+            ),
         ]
         indexes = [
             # The pipeline's claim (queued/deferred and due, oldest first) and the progress
@@ -225,6 +265,16 @@ class Message(TenantModel):
 
 
 # Automation's models live in their own modules; importing them here registers them with the app:
-# trigger events (campaigns.triggers) and the scheduler's due work (campaigns.scheduling).
+# journeys (campaigns.journeys), trigger events (campaigns.triggers) and the scheduler's due work
+# (campaigns.scheduling).
+from campaigns.journey_models import (  # noqa: E402, F401
+    EnrollmentStatus,
+    Journey,
+    JourneyEnrollment,
+    JourneySendStep,
+    JourneyStatus,
+    JourneyVersion,
+    JourneyVersionStatus,
+)
 from campaigns.scheduling_models import DueWork, DueWorkStatus  # noqa: E402, F401
 from campaigns.trigger_models import TriggerEvent, TriggerFieldType, TriggerType  # noqa: E402, F401

@@ -9,15 +9,22 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
-from campaigns.models import Campaign, CampaignSettings, Message, MessageStatus
+from campaigns.models import Campaign, CampaignKind, CampaignSettings, Message, MessageStatus
 from encryption.protection import ESCROW
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
 
 
-def campaign_list(*, tenant: Organisation) -> QuerySet[Campaign]:
+def campaign_list(*, tenant: Organisation, kind: str = CampaignKind.BROADCAST) -> QuerySet[Campaign]:
+    """The organisation's campaigns of one kind (the campaign pages and API: broadcasts; journey
+    and transactional containers have their own pages)."""
     require_tenant_is_current(tenant)
-    return Campaign.objects.for_tenant(tenant).select_related("template", "segment").order_by("-created_at", "pk")
+    return (
+        Campaign.objects.for_tenant(tenant)
+        .filter(kind=kind)
+        .select_related("template", "segment")
+        .order_by("-created_at", "pk")
+    )
 
 
 def campaign_get(*, tenant: Organisation, campaign_id: uuid.UUID | str) -> Campaign:

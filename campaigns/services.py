@@ -32,6 +32,7 @@ from campaigns.messages import PENDING, UNFINISHED
 from campaigns.models import (
     CAMPAIGN_TRANSITIONS,
     Campaign,
+    CampaignKind,
     CampaignSettings,
     CampaignStatus,
     Message,
@@ -51,6 +52,7 @@ from tenants.models import Organisation
 
 MAX_NAME = 200
 MAX_FROM_NAME = 100
+MAX_DEPARTMENT = 100
 EDITABLE_FIELDS = (
     "name",
     "template_id",
@@ -100,6 +102,8 @@ class CampaignInput:
     local_send_time: time | None = None
     # Open and click tracking (reporting.tracking); None: leave as it is (a new campaign: on).
     tracking_enabled: bool | None = None
+    # The sending team, for the calendar.
+    department: str = ""
 
 
 def _actor(user: User, actor: Actor | None) -> Actor:
@@ -168,6 +172,10 @@ def _cleaned(tenant: Organisation, data: CampaignInput, now: datetime) -> dict[s
         errors["local_send_time"] = "Choose the local date and time to send at."
     if data.tracking_enabled is not None:
         values["tracking_enabled"] = bool(data.tracking_enabled)
+    department = data.department.strip()
+    if len(department) > MAX_DEPARTMENT:
+        errors["department"] = f"At most {MAX_DEPARTMENT} characters."
+    values["department"] = department
     if errors:
         raise CampaignInvalid(errors)
     return values
@@ -280,6 +288,8 @@ def campaign_launch(
     with transaction.atomic():
         # The row lock serialises concurrent launches: the second sees a launched campaign.
         locked = _locked(tenant, campaign)
+        if locked.kind != CampaignKind.BROADCAST:  # journeys and transactional sends take one message at a time
+            raise CampaignStateError("Only a broadcast campaign is launched.")
         plan = launch_plan(tenant=tenant, campaign=locked, now=now)
         failure = plan.first_failure
         if failure is not None:
@@ -403,8 +413,11 @@ def campaigns_start_due(*, tenant: Organisation, actor: Actor, now: datetime | N
 
 def campaign_complete_if_finished(*, tenant: Organisation, campaign: Campaign, actor: Actor) -> bool:
     """For the pipeline, when a batch finds nothing left to claim: a sending campaign with no
-    queued, deferred or sending message becomes completed (audited with the counts)."""
+    queued, deferred or sending message becomes completed (audited with the counts). Journey and
+    transactional containers stay ``sending`` while in use: they are never completed here."""
     require_tenant_is_current(tenant)
+    if campaign.kind != CampaignKind.BROADCAST:
+        return False
     with transaction.atomic():
         locked = _locked(tenant, campaign)
         if locked.status != CampaignStatus.SENDING:
@@ -450,9 +463,51 @@ def campaign_send_test(
     return version
 
 
+_UNCHANGED: Any = object()
+
+
+def _clean_purpose_caps(tenant: Organisation, raw: dict[str, Any], errors: dict[str, str]) -> dict[str, list[int]]:
+    from campaigns.caps import MAX_CAP_DAYS, MAX_CAP_MESSAGES
+    from consent.purposes import purpose_keys
+
+    known = purpose_keys(tenant=tenant, include_archived=True)
+    cleaned: dict[str, list[int]] = {}
+    for key, value in sorted(raw.items()):
+        if key not in known:
+            errors["purpose_caps"] = "Caps can only be set for the organisation's purposes."
+            continue
+        try:
+            messages, days = (int(part) for part in value)
+        except (TypeError, ValueError):
+            errors[f"cap_{key}_messages"] = "Give a number of messages and a number of days."
+            continue
+        if not 1 <= messages <= MAX_CAP_MESSAGES:
+            errors[f"cap_{key}_messages"] = f"Between 1 and {MAX_CAP_MESSAGES} messages (leave empty: no cap)."
+        elif not 1 <= days <= MAX_CAP_DAYS:
+            errors[f"cap_{key}_days"] = f"Between 1 and {MAX_CAP_DAYS} days."
+        else:
+            cleaned[key] = [messages, days]
+    return cleaned
+
+
 def campaign_settings_update(
-    *, tenant: Organisation, user: User, cap_messages: int, cap_days: int, default_time_zone: str
+    *,
+    tenant: Organisation,
+    user: User,
+    cap_messages: int,
+    cap_days: int,
+    default_time_zone: str,
+    purpose_caps: dict[str, Any] = _UNCHANGED,
+    transactional_cap_exempt: bool = _UNCHANGED,
+    quiet_hours_start: time | None = _UNCHANGED,
+    quiet_hours_end: time | None = _UNCHANGED,
+    quiet_hours_transactional: bool = _UNCHANGED,
 ) -> CampaignSettings:
+    """Save the organisation's campaign settings (audited with every value: none is PHI). The
+    overall cap, per-purpose caps (``{"marketing": (3, 7)}``; a purpose left out has none),
+    whether transactional purposes are exempt from caps, quiet hours (both times or neither;
+    ``start > end`` spans midnight) and whether they hold transactional messages back too.
+    Arguments left out keep their current value."""
     import zoneinfo
 
     require_tenant_is_current(tenant)
@@ -465,6 +520,16 @@ def campaign_settings_update(
         zoneinfo.ZoneInfo(default_time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         errors["default_time_zone"] = "Use a time zone name such as Europe/London or America/New_York."
+    caps = _clean_purpose_caps(tenant, purpose_caps, errors) if purpose_caps is not _UNCHANGED else _UNCHANGED
+    if quiet_hours_start is not _UNCHANGED or quiet_hours_end is not _UNCHANGED:
+        start = None if quiet_hours_start is _UNCHANGED else quiet_hours_start
+        end = None if quiet_hours_end is _UNCHANGED else quiet_hours_end
+        if (start is None) != (end is None):
+            errors["quiet_hours_end" if end is None else "quiet_hours_start"] = (
+                "Give both the start and the end of quiet hours (or neither: none)."
+            )
+        elif start is not None and start == end:
+            errors["quiet_hours_end"] = "Quiet hours must end at another time than they start."
     if errors:
         raise CampaignInvalid(errors)
     with transaction.atomic():
@@ -472,12 +537,31 @@ def campaign_settings_update(
         settings = settings or CampaignSettings(tenant=tenant)
         settings.cap_messages, settings.cap_days = cap_messages, cap_days
         settings.default_time_zone = default_time_zone
+        if caps is not _UNCHANGED:
+            settings.purpose_caps = caps
+        if transactional_cap_exempt is not _UNCHANGED:
+            settings.transactional_cap_exempt = bool(transactional_cap_exempt)
+        if quiet_hours_start is not _UNCHANGED or quiet_hours_end is not _UNCHANGED:
+            settings.quiet_hours_start = None if quiet_hours_start is _UNCHANGED else quiet_hours_start
+            settings.quiet_hours_end = None if quiet_hours_end is _UNCHANGED else quiet_hours_end
+        if quiet_hours_transactional is not _UNCHANGED:
+            settings.quiet_hours_transactional = bool(quiet_hours_transactional)
         settings.save()
+        quiet = [settings.quiet_hours_start, settings.quiet_hours_end]
         record(
             tenant=tenant,
             action="campaign.settings_changed",
             actor=actor_for_user(user),
             target=Target.of(settings),
-            details={"cap_messages": cap_messages, "cap_days": cap_days, "default_time_zone": default_time_zone},
+            details={
+                "cap_messages": cap_messages,
+                "cap_days": cap_days,
+                "default_time_zone": default_time_zone,
+                # "marketing:3/7": at most 3 marketing messages in 7 days.
+                "purpose_caps": [f"{key}:{n}/{days}" for key, (n, days) in sorted(settings.purpose_caps.items())],
+                "transactional_cap_exempt": settings.transactional_cap_exempt,
+                "quiet_hours": [t.strftime("%H:%M") for t in quiet if t is not None] or None,
+                "quiet_hours_transactional": settings.quiet_hours_transactional,
+            },
         )
     return settings

@@ -571,6 +571,9 @@ def _store(
         raise TriggerConflict(conflicts)
     if new:
         TriggerEvent.objects.bulk_create(list(new.values()))
+        from campaigns.journeys import journeys_receive_events
+
+        journeys_receive_events(tenant=tenant, events=list(new.values()))
     received = []
     for one in parsed:
         index_value = indexer(_SOURCE_ID_INDEX, one.source_id)

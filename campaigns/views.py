@@ -241,18 +241,19 @@ def campaign_test_send_view(request: TenantRequest, campaign_id: uuid.UUID) -> H
 @require_http_methods(["GET", "POST"])
 @require_permission("campaigns.manage")
 def campaign_settings_view(request: TenantRequest) -> HttpResponse:
+    from consent.purposes import purposes_for
+
     current = campaign_settings(tenant=request.tenant)
-    initial = {
-        "cap_messages": current.cap_messages,
-        "cap_days": current.cap_days,
-        "default_time_zone": current.default_time_zone,
-    }
-    form = CampaignSettingsForm(request.POST or None, initial=initial)
+    form = CampaignSettingsForm(
+        request.POST or None,
+        initial=CampaignSettingsForm.initial_for(current),
+        purposes=purposes_for(tenant=request.tenant),
+    )
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                campaign_settings_update(tenant=request.tenant, user=request.user, **form.cleaned_data)
+                campaign_settings_update(tenant=request.tenant, user=request.user, **form.settings_values())
             except CampaignInvalid as invalid:
                 _add_errors(form, invalid)
             else:

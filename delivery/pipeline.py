@@ -61,7 +61,7 @@ from campaigns.messages import (
     messages_renew_lease,
     messages_skip_revoked,
 )
-from campaigns.models import Campaign, Message, MessageStatus
+from campaigns.models import Campaign, CampaignKind, Message, MessageStatus
 from delivery import posture as posture_module
 from delivery.mime import InvalidHeader, build_message, message_id_for
 from delivery.smtp_replies import Outcome, Status, give_up_after, next_attempt_delay
@@ -208,8 +208,10 @@ def transport_mode(action: str) -> str:
 def merge_values(
     catalogue: dict[str, Any], contact_values: dict[str, Any], links: dict[str, str], campaign_name: str
 ) -> dict[str, Any]:
-    """Every merge field of the catalogue with the recipient's value: a campaign carries no
-    event, so ``event.*`` fields are empty (never the previews' sample values)."""
+    """Every merge field of the catalogue with the recipient's value: a broadcast carries no
+    event, so ``event.*`` fields are empty (never the previews' sample values); a message
+    enqueued with event data (``campaigns.sending``) gets its values from ``message_event_values``
+    on top of these."""
     values: dict[str, Any] = {}
     for name, merge_field in catalogue.items():
         values[name] = [] if merge_field.kind == "list" else ""
@@ -361,6 +363,7 @@ def _prepare(
     tenant: Organisation, campaign: Campaign, ids: Sequence[int], owner: str, clock: Callable[[], datetime]
 ) -> list[Planned]:
     """Render, classify and decide for each still-claimed message (inside the tenant)."""
+    from campaigns.sending import message_event_values
     from consent.links import preference_centre_url, unsubscribe_url
     from consent.models import ContactPreferences
     from consent.purposes import purpose_get
@@ -383,6 +386,7 @@ def _prepare(
         .values_list("id", "contact_id", "first_attempt_at", "attempts")
     )
     contacts = {c.pk: c for c in Contact.objects.for_tenant(tenant).filter(pk__in=[r[1] for r in rows if r[1]])}
+    events = _event_rows(tenant, campaign, [r[0] for r in rows])
     accepts = set(
         ContactPreferences.objects.for_tenant(tenant)
         .filter(contact_id__in=list(contacts), accepts_unencrypted_phi=True)
@@ -441,6 +445,11 @@ def _prepare(
                 ),
             }
             values = merge_values(catalogue, contact_values(contact, tenant), links, campaign.name)
+            # The message's own event.* values (PHI by the catalogue: template-aware DLP sees them).
+            if message_id in events:  # decrypted here: an undecryptable row fails alone
+                values.update(
+                    {k: v for k, v in message_event_values(events[message_id].event_data).items() if k in catalogue}
+                )
             content = content_for_language(contents, contact.language, version.default_language)
             try:
                 rendered = render_content(
@@ -574,6 +583,19 @@ def _prepare(
             logger.warning("message %s could not be prepared (%s)", message_id, type(exc).__name__)
             out.append(Planned(message_id, S.FAILED, (PREPARE_FAILED,)))
     return out
+
+
+def _event_rows(tenant: Organisation, campaign: Campaign, ids: Sequence[int]) -> dict[int, Message]:
+    """The messages that carry event data (still encrypted: ``message_event_values`` of their
+    ``event_data`` decrypts, inside the tenant); a broadcast's carry none: no query for them."""
+    if campaign.kind == CampaignKind.BROADCAST or not ids:
+        return {}
+    rows = (
+        Message.objects.for_tenant(tenant)
+        .filter(campaign_id=campaign.pk, id__in=list(ids), event_data__isnull=False)
+        .only("id", "tenant_id", "event_data")
+    )
+    return {row.pk: row for row in rows}
 
 
 def _same_as_reviewed(item: Any, rendered: Any, links: dict[str, str]) -> bool:

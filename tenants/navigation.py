@@ -23,6 +23,8 @@ NAVIGATION = [
     NavItem("Segments", "segments:segment_list", "segments.view"),
     NavItem("Templates", "templates:template_list", "templates.view"),
     NavItem("Campaigns", "campaigns:campaign_list", "campaigns.view"),
+    NavItem("Journeys", "campaigns:journey_list", "campaigns.view"),
+    NavItem("Calendar", "campaigns:calendar", "campaigns.view"),
     NavItem("Trigger events", "campaigns:trigger_list", "campaigns.view"),
     NavItem("Reports", "reporting:overview", "reports.view"),
     NavItem("Data dictionary", "segments:attribute_list", "dictionary.view"),

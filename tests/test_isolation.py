@@ -322,6 +322,16 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
             "campaign_test_send",
         )
     },
+    **{
+        f"campaigns:{name}": ObjectRoute(campaigns_isolation.journey_kwargs, campaigns_isolation.journey_unchanged)
+        for name in ("journey_detail", "journey_steps", "journey_pause", "journey_resume")
+    },
+    **{
+        f"campaigns:{name}": ObjectRoute(
+            campaigns_isolation.journey_version_kwargs, campaigns_isolation.journey_unchanged
+        )
+        for name in ("journey_submit", "journey_review", "journey_activate")
+    },
     "campaigns:campaign_pause": ObjectRoute(campaigns_isolation.sending_kwargs, campaigns_isolation.sending_unchanged),
     "campaigns:campaign_resume": ObjectRoute(campaigns_isolation.paused_kwargs, campaigns_isolation.paused_unchanged),
     **{
@@ -337,6 +347,8 @@ OBJECT_ROUTES: dict[str, ObjectRoute] = {
     "api:campaigns_api:campaign_resume": ObjectRoute(
         campaigns_isolation.paused_kwargs, campaigns_isolation.paused_unchanged
     ),
+    # Transactional sends' status (GET only: no change to check).
+    "api:campaigns_api:message_detail": ObjectRoute(campaigns_isolation.transactional_message_kwargs),
     # Reporting: the tracking switches of a campaign and of a contact
     "reporting:campaign_tracking": ObjectRoute(
         campaigns_isolation.draft_kwargs, reporting_tracking.campaign_still_tracked

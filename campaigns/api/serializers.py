@@ -33,6 +33,9 @@ class CampaignInputSerializer(serializers.Serializer[Any]):
         default=True,
         help_text="Open and click tracking for this campaign (the organisation's tracking settings still apply).",
     )
+    department = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default="", help_text="The sending team, for the calendar."
+    )
 
 
 class CampaignOutput(serializers.ModelSerializer[Campaign]):
@@ -57,6 +60,7 @@ class CampaignOutput(serializers.ModelSerializer[Campaign]):
             "local_send_date",
             "local_send_time",
             "tracking_enabled",
+            "department",
             "approved_at",
             "approved_by_id",
             "created_by_id",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns.api import triggers, views
+from campaigns.api import messages, triggers, views
 
 app_name = "campaigns_api"
 
@@ -15,4 +15,6 @@ urlpatterns: list = [
     path("events/", triggers.TriggerEventApi.as_view(), name="trigger_event"),
     path("events/batch/", triggers.TriggerEventBatchApi.as_view(), name="trigger_event_batch"),
     path("event-types/", triggers.TriggerTypeListApi.as_view(), name="trigger_type_list"),
+    path("messages/", messages.MessageSendApi.as_view(), name="message_send"),
+    path("messages/<int:message_id>/", messages.MessageDetailApi.as_view(), name="message_detail"),
 ]

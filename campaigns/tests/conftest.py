@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 
@@ -22,3 +24,34 @@ def sent_tasks(monkeypatch):
         "campaigns.dispatch.current_app.send_task", lambda name, args=None, **kw: sent.append((name, args))
     )
     return sent
+
+
+class Clock:
+    """``timezone.now`` under the test's control."""
+
+    def __init__(self, monkeypatch, start: datetime) -> None:
+        from django.utils import timezone
+
+        self.now = start
+        monkeypatch.setattr(timezone, "now", lambda: self.now)
+
+    def move_to(self, when: datetime) -> None:
+        self.now = when
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A moved clock, starting 2027-03-01 12:00 UTC."""
+    return Clock(monkeypatch, datetime(2027, 3, 1, 12, tzinfo=UTC))
+
+
+@pytest.fixture
+def sends(monkeypatch):
+    """What journeys' send steps handed to campaigns.sending (its own tests cover the sending)."""
+    calls = []
+
+    def record(**kwargs):
+        calls.append(kwargs)
+
+    monkeypatch.setattr("campaigns.sending.message_enqueue", record)
+    return calls

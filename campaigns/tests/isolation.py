@@ -65,3 +65,82 @@ def sending_unchanged(world, kwargs) -> bool:
 
 def paused_unchanged(world, kwargs) -> bool:
     return _state(world, kwargs) == (CampaignStatus.PAUSED, False, 0)
+
+
+def transactional_message_kwargs(world) -> dict[str, Any]:
+    """A message of one of tenant A's transactional containers (``GET /api/messages/<id>/``)."""
+    from campaigns.models import CampaignKind
+    from campaigns.tests.support import approved_template
+    from tests.factories import make_contact
+
+    version = approved_template(world.a)
+    with tenant_context(world.a.tenant):
+        container = Campaign.objects.create(
+            tenant=world.a.tenant,
+            kind=CampaignKind.TRANSACTIONAL,
+            name="Isolation transactional",
+            purpose=version.template.purpose,
+            template_id=version.template_id,
+            template_version=version,
+            from_name="Synthetic Clinic",
+            from_address=f"no-reply@{from_domain(world.a)}",
+            status=CampaignStatus.SENDING,
+            created_by=world.a.users[next(iter(world.a.users))],
+        )
+    contact = make_contact(world.a.tenant)
+    with tenant_context(world.a.tenant):
+        message = Message.objects.create(
+            tenant=world.a.tenant,
+            campaign=container,
+            contact=contact,
+            source_key="api:isolation",
+            send_after=container.created_at,
+        )
+    return {"message_id": message.pk}
+
+
+# --- Journeys -------------------------------------------------------------------------------------
+
+
+def _journey_in_review(world) -> tuple[Any, Any]:
+    from audit.services import actor_for_user
+    from campaigns.journeys import JourneyInput, journey_create, journey_version_submit
+    from campaigns.tests.support import approved_template
+    from tenants.roles import Role
+
+    a = world.a
+    template = approved_template(a).template
+    marketer = a.users[Role.MARKETER]
+    with tenant_context(a.tenant):
+        journey = journey_create(
+            tenant=a.tenant,
+            user=marketer,
+            actor=actor_for_user(marketer),
+            data=JourneyInput(
+                "Reminders", "appointment.scheduled", "appointment_reminders", "Clinic", f"r@{from_domain(a)}"
+            ),
+            steps=[{"type": "wait", "hours": 1}, {"type": "send", "template": str(template.pk)}],
+        )
+        version = journey_version_submit(
+            tenant=a.tenant, user=marketer, actor=actor_for_user(marketer), version=journey.versions.get()
+        )
+    return journey, version
+
+
+def journey_kwargs(world) -> dict[str, Any]:
+    journey, _ = _journey_in_review(world)
+    return {"journey_id": journey.pk}
+
+
+def journey_version_kwargs(world) -> dict[str, Any]:
+    journey, version = _journey_in_review(world)
+    return {"journey_id": journey.pk, "version_id": version.pk}
+
+
+def journey_unchanged(world, kwargs) -> bool:
+    from campaigns.models import Journey, JourneyVersion
+
+    with tenant_context(world.a.tenant):
+        journey = Journey.objects.for_tenant(world.a.tenant).get(pk=kwargs["journey_id"])
+        versions = list(JourneyVersion.objects.for_tenant(world.a.tenant).filter(journey=journey))
+    return journey.status == "draft" and [(v.number, v.status, len(v.steps)) for v in versions] == [(1, "in_review", 2)]

@@ -123,6 +123,7 @@ def campaign_rows_in_every_table(fixture: Any) -> None:
             send_after=campaign.created_at,
         ).save()
         trigger_rows(fixture, contact)
+    journey_rows(fixture, contact)
 
 
 def trigger_rows(fixture: Any, contact: Any) -> None:
@@ -151,3 +152,11 @@ def trigger_rows(fixture: Any, contact: Any) -> None:
                 }
             ],
         )
+
+
+def journey_rows(fixture: Any, contact: Any) -> None:
+    """An active journey (version, send step) and one walk on it (row-level security tests)."""
+    from campaigns.tests.journey_support import book, make_journey
+
+    make_journey(fixture)
+    book(fixture, contact, event_id=f"rls-walk-{fixture.tenant.slug}")

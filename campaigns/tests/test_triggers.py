@@ -186,7 +186,10 @@ def test_field_types_are_strict(world, client, frozen_now):
     assert wrong.status_code == 400
     assert set(wrong.json()["error"]["fields"]) == {"data.amount_due", "data.due_date"}
     right = post(
-        client, "/api/events/", {**base, "data": {"bill_id": "B-1", "amount_due": 12.5, "due_date": "2027-03-31"}}, bearer(a)
+        client,
+        "/api/events/",
+        {**base, "data": {"bill_id": "B-1", "amount_due": 12.5, "due_date": "2027-03-31"}},
+        bearer(a),
     )
     assert right.status_code == 201
     with tenant_context(a.tenant):
