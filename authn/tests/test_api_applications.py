@@ -24,7 +24,7 @@ from authn.services import (
 )
 from tenants.context import tenant_context
 from tenants.roles import Role
-from tests.factories import make_token
+from tests.factories import make_contact, make_token
 from tests.test_isolation import OBJECT_ROUTES
 from tests.urlwalk import is_api, view_marker, walk
 
@@ -38,10 +38,30 @@ AUDIT = "api:audit_api:event_list"
 POST_READS = {"api:segments_api:contact_search": {"q": "nobody.synthetic@example.com"}}
 
 
-def _call(client, name, secret, **kwargs):
+def _trigger_event(world) -> dict:
+    contact = make_contact(world.a.tenant)
+    return {
+        "id": "scope-check-1",
+        "type": "bill.issued",
+        "contact": {"id": str(contact.pk)},
+        "data": {"bill_id": "B-1", "amount_due": 10, "due_date": "2027-01-31"},
+    }
+
+
+# Actions that need a body to be served: a valid one, and the status that means served.
+POST_BODIES = {
+    "api:campaigns_api:trigger_event": (_trigger_event, 201),
+    "api:campaigns_api:trigger_event_batch": (lambda world: {"events": [_trigger_event(world)]}, 200),
+}
+# Served, but succeeding needs set-up this test does not make (a verified sending domain, an
+# approved template, a consenting contact): the view ran and refused the empty body as invalid.
+SERVED_AS_INVALID = {"api:campaigns_api:message_send"}
+
+
+def _call(client, name, secret, body=None, **kwargs):
     url = reverse(name, kwargs=kwargs or None)
-    if name in POST_READS:
-        body = json.dumps(POST_READS[name])
+    if name in POST_READS or body is not None:
+        body = json.dumps(body if body is not None else POST_READS[name])
         return client.post(url, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}")
     view_class = getattr(resolve(url).func, "cls", None)
     if view_class is not None and not hasattr(view_class, "get"):  # a POST-only action, with its defaults
@@ -79,13 +99,19 @@ def test_each_endpoint_refuses_a_token_without_its_scope_and_serves_one_with_it(
     admin = world.a.users[Role.ADMIN]
     start = head_seq(world.a.tenant)
 
+    make_body, served = POST_BODIES.get(route_name, (None, 200))
+    body = make_body(world) if make_body else None
     without = make_token(world.a.tenant, admin, scopes=[code for code in SCOPES if code != scope])
-    refused = _call(client, route_name, without.secret, **kwargs)
+    refused = _call(client, route_name, without.secret, body, **kwargs)
     assert refused.status_code == 403, refused.content
     assert refused.json()["error"]["code"] == "insufficient_scope"
 
     with_scope = make_token(world.a.tenant, admin, scopes=[scope])
-    assert _call(client, route_name, with_scope.secret, **kwargs).status_code == 200
+    response = _call(client, route_name, with_scope.secret, body, **kwargs)
+    if route_name in SERVED_AS_INVALID:
+        assert response.status_code == 400 and response.json()["error"]["code"] == "invalid", response.content
+    else:
+        assert response.status_code == served, response.content
 
     recorded = [
         (action, details) for action, details in events(world.a.tenant, start) if action.startswith("api_token.")
