@@ -8,7 +8,9 @@ Names are dotted paths under a few roots:
 - ``org.*``: the organisation, never PHI;
 - ``event.*``: what a trigger or campaign carries (appointment, provider, bill, prescription):
   about a patient's care or payment, so PHI; ``event.items`` is a list (each item has
-  ``description`` and ``amount``) that templates loop over;
+  ``description`` and ``amount``) that templates loop over; every payload field of the trigger
+  types the organisation receives (``campaigns.triggers``) is there too, PHI as its type
+  declares;
 - ``links.*``: the recipient's preference-centre and unsubscribe links, never PHI;
 - ``campaign.*``: the campaign's name, never PHI.
 
@@ -85,6 +87,16 @@ _ATTRIBUTE_KINDS = {
 }
 
 
+_TRIGGER_KINDS: dict[str, tuple[str, Any]] = {
+    "text": ("text", "Sample text"),
+    "number": ("number", 7),
+    "date": ("date", _SAMPLE_TIME.date()),
+    "datetime": ("datetime", _SAMPLE_TIME),
+    "boolean": ("boolean", True),
+    "choice": ("text", ""),
+}
+
+
 def merge_fields(*, tenant: Organisation) -> dict[str, MergeField]:
     """Every field the organisation's templates may use, by name."""
     fields = {field.name: field for field in BUILTIN_FIELDS}
@@ -93,4 +105,31 @@ def merge_fields(*, tenant: Organisation) -> dict[str, MergeField]:
         if definition.type == AttributeType.CHOICE:
             sample = (definition.choices or [""])[0]
         fields[f"attr.{key}"] = MergeField(f"attr.{key}", definition.label or key, definition.is_phi, kind, sample)
+    fields.update(trigger_event_fields(tenant=tenant, taken=fields))
     return fields
+
+
+def trigger_event_fields(*, tenant: Organisation, taken: dict[str, MergeField]) -> dict[str, MergeField]:
+    """``event.<key>`` for every payload field of the trigger types the organisation receives
+    (built in and its own) that the catalogue does not name already: a journey's template reads
+    its trigger's payload. A key two types declare differently is PHI if either says so, and text
+    if their types differ."""
+    from campaigns.triggers import trigger_types_for
+
+    found: dict[str, MergeField] = {}
+    for spec in trigger_types_for(tenant=tenant).values():
+        for item in spec.fields:
+            name = f"event.{item.key}"
+            if name in taken:
+                continue
+            kind, sample = _TRIGGER_KINDS.get(item.type, ("text", "Sample text"))
+            if item.type == "choice":
+                sample = item.choices[0] if item.choices else ""
+            earlier = found.get(name)
+            if earlier is not None:
+                same_kind = earlier.kind == kind
+                kind, sample = (kind, sample) if same_kind else ("text", "Sample text")
+                found[name] = MergeField(name, earlier.label, earlier.phi or item.is_phi, kind, sample)
+            else:
+                found[name] = MergeField(name, item.label, item.is_phi, kind, sample)
+    return found

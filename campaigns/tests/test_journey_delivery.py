@@ -67,3 +67,87 @@ def test_the_reminder_reaches_the_smtp_server_once_48_hours_before(
     with tenant_context(a.tenant):
         [message] = Message.objects.for_tenant(a.tenant)
     assert message.status == MessageStatus.SENT and message.level == "phi"
+
+
+def test_an_organisations_own_trigger_type_fills_its_template(
+    world,
+    clock,
+    test_mail,  # noqa: F811
+    sent_tasks,
+    django_capture_on_commit_callbacks,
+):
+    """A referral follow-up on an organisation-defined trigger type: the template reads the
+    type's own payload field, and the message carries it."""
+    from audit.services import actor_for_user
+    from campaigns.journeys import (
+        JourneyInput,
+        journey_activate,
+        journey_create,
+        journey_version_review,
+        journey_version_submit,
+    )
+    from campaigns.tests.support import consenting, from_domain
+    from campaigns.triggers import trigger_events_receive, trigger_type_create
+    from delivery.posture import domain_posture
+    from delivery.tasks import campaign_dispatch_task
+    from templates.services import version_approve, version_submit
+    from templates.tests.support import make_template
+
+    a = world.a
+    marketer, officer = a.users[Role.MARKETER], a.users[Role.COMPLIANCE_OFFICER]
+    with tenant_context(a.tenant):
+        trigger_type_create(
+            tenant=a.tenant,
+            actor=actor_for_user(a.users[Role.ADMIN]),
+            key="referral.received",
+            label="Referral received",
+            fields=[{"key": "referral_reason", "type": "text", "required": True}],
+        )
+    version = make_template(
+        a.tenant,
+        marketer,
+        name="Referral follow-up",
+        html="<p>We received your referral for {{ event.referral_reason }}.</p>",
+    )
+    with tenant_context(a.tenant):
+        version_submit(tenant=a.tenant, user=marketer, version=version)
+        version = version_approve(tenant=a.tenant, user=officer, version=version)
+        journey = journey_create(
+            tenant=a.tenant,
+            user=marketer,
+            actor=actor_for_user(marketer),
+            data=JourneyInput(
+                "Referrals", "referral.received", "appointment_reminders", "Clinic", f"care@{from_domain(a)}"
+            ),
+            steps=[{"type": "send", "template": str(version.template_id)}],
+        )
+        submitted = journey_version_submit(
+            tenant=a.tenant, user=marketer, actor=actor_for_user(marketer), version=journey.versions.get()
+        )
+        approved = journey_version_review(
+            tenant=a.tenant, user=officer, actor=actor_for_user(officer), version=submitted, approve=True
+        )
+        journey_activate(
+            tenant=a.tenant, user=marketer, actor=actor_for_user(marketer), journey=journey, version=approved
+        )
+    contact = consenting(a, email=f"ref.synthetic@{TLS_DOMAIN}")
+    with tenant_context(a.tenant):
+        trigger_events_receive(
+            tenant=a.tenant,
+            actor=actor_for_user(a.users[Role.ADMIN]),
+            items=[
+                {
+                    "id": "ref-1",
+                    "type": "referral.received",
+                    "contact": {"id": str(contact.pk)},
+                    "data": {"referral_reason": "synthetic knee assessment"},
+                }
+            ],
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        run_due(a, clock.now)
+    domain_posture(TLS_DOMAIN, refresh=True)
+    for _, args in sent_tasks:
+        campaign_dispatch_task(*args)
+    [received] = test_mail.received
+    assert "We received your referral for synthetic knee assessment." in received.html

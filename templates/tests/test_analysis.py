@@ -270,3 +270,36 @@ def test_method_calls_on_fields_are_refused(source):
 def test_underscore_names_are_refused():
     assert "Names starting with “_” are not available (“__class__”)." in messages("{{ contact.email.__class__ }}")
     assert "Names starting with “_” are not available (“_secret”)." in messages("{% set _secret = 1 %}{{ _secret }}")
+
+
+def test_trigger_payload_fields_are_merge_fields_with_their_phi_flags(world):
+    """A journey's template reads its trigger's payload: every field of the organisation's
+    trigger types is event.<key>, PHI as declared; another organisation's type is unknown."""
+    from audit.services import actor_for_user
+    from campaigns.triggers import trigger_type_create
+    from tenants.roles import Role
+
+    a = world.a
+    with tenant_context(a.tenant):
+        trigger_type_create(
+            tenant=a.tenant,
+            actor=actor_for_user(a.users[Role.ADMIN]),
+            key="referral.received",
+            label="Referral received",
+            fields=[
+                {"key": "referral_reason", "type": "text"},
+                {"key": "clinic_code", "type": "choice", "choices": ["N1", "S2"], "is_phi": False},
+                {"key": "seen_by", "type": "date"},
+            ],
+        )
+        catalogue = merge_fields(tenant=a.tenant)
+    source = "{{ event.referral_reason }} {{ event.clinic_code }} {{ event.seen_by|date }} {{ event.appointment_type }}"
+    analysis = analyse_source("html_body", source, catalogue)
+    assert analysis.problems == []
+    assert analysis.phi_fields(catalogue) == ["event.appointment_type", "event.referral_reason", "event.seen_by"]
+    render_source(source, render_context(catalogue), html=True)
+    assert catalogue["event.appointment_at"].kind == "datetime"  # the built-in field keeps its definition
+    with tenant_context(world.b.tenant):
+        other = merge_fields(tenant=world.b.tenant)
+    assert "event.referral_reason" not in other and "event.appointment_type" in other
+    assert messages("{{ event.referral_reason }}", other) != []
