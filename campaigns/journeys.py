@@ -48,7 +48,12 @@ from campaigns.journey_models import (
     JourneyVersionStatus,
 )
 from campaigns.models import Campaign, CampaignKind, CampaignStatus
-from campaigns.scheduling import due_work_cancel, due_work_schedule, register_due_work_handler
+from campaigns.scheduling import (
+    due_work_cancel,
+    due_work_schedule,
+    due_work_schedule_many,
+    register_due_work_handler,
+)
 from campaigns.trigger_models import TriggerEvent, TriggerFieldType
 from campaigns.triggers import trigger_event_payload, trigger_types_for
 from consent.purposes import purpose_keys as consent_purpose_keys
@@ -465,9 +470,9 @@ def journeys_receive_events(*, tenant: Organisation, events: Sequence[TriggerEve
         return 0
     JourneyEnrollment.objects.bulk_create(walks)
     paused = {journey.pk for journey in starting if journey.status == JourneyStatus.PAUSED}
-    for walk in walks:
-        if walk.journey_id not in paused:
-            due_work_schedule(tenant=tenant, kind=STEP_KIND, subject_id=walk.pk, due_at=now)
+    due_work_schedule_many(
+        tenant=tenant, kind=STEP_KIND, items=[(walk.pk, now) for walk in walks if walk.journey_id not in paused]
+    )
     return len(walks)
 
 

@@ -25,6 +25,7 @@ from campaigns.scheduling import (
     due_work_claim,
     due_work_run,
     due_work_schedule,
+    due_work_schedule_many,
     due_work_tick,
 )
 from campaigns.scheduling_models import DueWork, DueWorkStatus
@@ -75,6 +76,27 @@ def test_scheduling_again_moves_the_pending_row_instead_of_adding_one(world):
     schedule(tenant, "enrollment-2", now)
     schedule(tenant, "enrollment-1", now, kind=FAIL)
     assert len(rows(tenant)) == 3
+
+
+def test_scheduling_many_at_once_is_the_same_rule_in_one_statement(world, django_assert_num_queries):
+    tenant = world.a.tenant
+    now = timezone.now()
+    schedule(tenant, "walk-1", now + timedelta(hours=5))
+    with tenant_context(tenant), django_assert_num_queries(1):
+        written = due_work_schedule_many(
+            tenant=tenant,
+            kind=RECORD,
+            items=[("walk-1", now), ("walk-2", now + timedelta(hours=1)), ("walk-2", now + timedelta(hours=2))],
+        )
+    assert written == 2
+    assert [(w.subject_id, w.due_at, w.status) for w in rows(tenant, kind=RECORD)] == [
+        ("walk-1", now, S.PENDING),  # moved, not doubled
+        ("walk-2", now + timedelta(hours=2), S.PENDING),  # the last time given wins
+    ]
+    with tenant_context(tenant), pytest.raises(ValueError):
+        due_work_schedule_many(tenant=tenant, kind=RECORD, items=[("walk-3", now.replace(tzinfo=None))])
+    with tenant_context(tenant):
+        assert due_work_schedule_many(tenant=tenant, kind=RECORD, items=[]) == 0
 
 
 def test_scheduling_refuses_naive_times_and_bad_keys(world):

@@ -9,7 +9,11 @@ named by external id (a blind-index lookup), with five PHI fields (encrypted) an
 everything production does per event, validation, idempotency lookup, audit, included.
 
 Also printed: the rate of single-event requests (``POST /api/events/``, ``TRIGGER_BENCH_SINGLES``
-of them, 2,000) for integrations that cannot batch, and a replay of a batch (idempotent retries).
+of them, 2,000) for integrations that cannot batch, a replay of a batch (idempotent retries), and
+the batch rate while an active journey starts a walk for every event
+(``TRIGGER_BENCH_JOURNEY_EVENTS``, 20,000, of the organisation's own type ``bench.visit``: a wait
+until 48 hours before the visit, then a send; each walk and its first step's due work are written
+with the event).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ CONTACTS = int(os.environ.get("TRIGGER_BENCH_CONTACTS", "20000"))
 CLIENTS = int(os.environ.get("TRIGGER_BENCH_CLIENTS", "2"))
 SERVER_WORKERS = int(os.environ.get("TRIGGER_BENCH_SERVER_WORKERS", "2"))
 SINGLES = int(os.environ.get("TRIGGER_BENCH_SINGLES", "2000"))
+JOURNEY_EVENTS = int(os.environ.get("TRIGGER_BENCH_JOURNEY_EVENTS", "20000"))
+JOURNEY_TYPE = "bench.visit"
 SLUG = "bench-triggers"
 CONTACT_CHUNK = 2000
 
@@ -87,6 +93,80 @@ def _analyze(table: str) -> None:
 
     with psycopg.connect(os.environ["DATABASE_MIGRATE_URL"], autocommit=True) as owner:
         owner.execute(f"ANALYZE {table}")  # type: ignore[arg-type]
+
+
+def _journey_fixtures() -> None:
+    """An organisation-defined type ``bench.visit`` and an active journey on it (made once): a
+    wait until 48 hours before the visit, then a send of an approved template."""
+    from audit.services import actor_for_user
+    from authn.models import User
+    from campaigns.journeys import (
+        JourneyInput,
+        journey_activate,
+        journey_create,
+        journey_version_review,
+        journey_version_submit,
+    )
+    from campaigns.models import Journey, JourneyStatus, TriggerType
+    from campaigns.triggers import trigger_type_create
+    from templates.services import ContentInput, template_create, version_approve, version_submit
+    from tenants.context import tenant_context
+    from tenants.models import Membership, Organisation
+    from tenants.roles import Role
+    from tenants.services import membership_create
+
+    tenant = Organisation.objects.get(slug=SLUG)
+    admin = User.objects.get(email=f"{SLUG}@example.com")
+    email = f"{SLUG}-officer@example.com"
+    officer = User.objects.filter(email=email).first() or User.objects.create_user(email=email, password=None)
+    with tenant_context(tenant):
+        if Journey.objects.for_tenant(tenant).filter(trigger_type=JOURNEY_TYPE, status=JourneyStatus.ACTIVE).exists():
+            return
+        if not Membership.objects.for_tenant(tenant).filter(user=officer).exists():
+            membership_create(tenant=tenant, actor=None, user=officer, role=Role.COMPLIANCE_OFFICER)
+        if not TriggerType.objects.for_tenant(tenant).filter(key=JOURNEY_TYPE).exists():
+            trigger_type_create(
+                tenant=tenant,
+                actor=actor_for_user(admin),
+                key=JOURNEY_TYPE,
+                label="Bench visit",
+                fields=[
+                    {"key": "appointment_id", "type": "text", "required": True},
+                    {"key": "appointment_at", "type": "datetime", "required": True},
+                ],
+                correlation_field="appointment_id",
+            )
+        html = "<p>Your visit at {{ org.name }} is on {{ event.appointment_at|datetime }}.</p>"
+        content = ContentInput(language="en", subject="Your visit", html_body=html)
+        version = template_create(
+            tenant=tenant, user=admin, name="Bench visit reminder", purpose="appointment_reminders", contents=[content]
+        )
+        version_submit(tenant=tenant, user=admin, version=version)
+        version_approve(tenant=tenant, user=officer, version=version)
+        journey = journey_create(
+            tenant=tenant,
+            user=admin,
+            actor=actor_for_user(admin),
+            data=JourneyInput("Bench reminders", JOURNEY_TYPE, "appointment_reminders", "Bench", f"r@{SLUG}.example"),
+            steps=[
+                {"type": "wait", "until": "appointment_at", "hours": -48},
+                {"type": "send", "template": str(version.template_id)},
+            ],
+        )
+        submitted = journey_version_submit(
+            tenant=tenant, user=admin, actor=actor_for_user(admin), version=journey.versions.get()
+        )
+        approved = journey_version_review(
+            tenant=tenant, user=officer, actor=actor_for_user(officer), version=submitted, approve=True
+        )
+        journey_activate(tenant=tenant, user=admin, actor=actor_for_user(admin), journey=journey, version=approved)
+
+
+def _journey_event(run: str, n: int) -> dict[str, Any]:
+    event = _event(run, n)
+    event["type"] = JOURNEY_TYPE
+    event["data"] = {"appointment_id": f"APPT-{run}-{n}", "appointment_at": "2027-06-15T09:30:00-04:00"}
+    return event
 
 
 def _event(run: str, n: int) -> dict[str, Any]:
@@ -215,6 +295,17 @@ def main() -> None:
         singles = [[_event(f"{run}s", n)] for n in range(SINGLES)]
         elapsed = _send_all(port, token, singles, "/api/events/")
         print(f"RESULT trigger_single_requests_per_s {SINGLES / elapsed:.0f} requests/s", flush=True)
+        if JOURNEY_EVENTS:
+            _journey_fixtures()
+            connection.close()
+            journey_events = [_journey_event(f"{run}j", n) for n in range(JOURNEY_EVENTS)]
+            journey_batches = [journey_events[n : n + BATCH] for n in range(0, JOURNEY_EVENTS, BATCH)]
+            elapsed = _send_all(port, token, journey_batches, "/api/events/batch/")
+            print(
+                f"RESULT trigger_ingest_with_journey_events_per_s {JOURNEY_EVENTS / elapsed:.0f} events/s "
+                "(each event starts a walk and schedules its first step)",
+                flush=True,
+            )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
