@@ -19,13 +19,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 
 from campaigns.journey_models import EnrollmentStatus, Journey, JourneyEnrollment, JourneyVersion
-from campaigns.models import Campaign, CampaignKind, CampaignSettings, CampaignStatus, ScheduleKind
+from campaigns.models import Campaign, CampaignKind, CampaignStatus, ScheduleKind
+from campaigns.selectors import campaign_settings
+from campaigns.sending import recipient_zone
 from tenants.models import Organisation
 
 MAX_DAYS = 62
@@ -52,11 +54,7 @@ class Day:
 
 
 def organisation_zone(tenant: Organisation) -> ZoneInfo:
-    settings = CampaignSettings.objects.for_tenant(tenant).first()
-    try:
-        return ZoneInfo(settings.default_time_zone if settings else "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return recipient_zone("", campaign_settings(tenant=tenant).default_time_zone)
 
 
 def calendar_days(*, tenant: Organisation, start: date, days: int) -> list[Day]:

@@ -32,12 +32,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from audit.services import Actor, Target, record
+from campaigns import sending
 from campaigns.journey_models import (
     EnrollmentStatus,
     Journey,
@@ -54,6 +56,8 @@ from campaigns.scheduling import (
     due_work_schedule_many,
     register_due_work_handler,
 )
+from campaigns.selectors import campaign_settings
+from campaigns.sending import recipient_zone
 from campaigns.trigger_models import TriggerEvent, TriggerFieldType
 from campaigns.triggers import trigger_event_payload, trigger_types_for
 from consent.purposes import purpose_keys as consent_purpose_keys
@@ -482,7 +486,7 @@ def _end_cancelled_walks(tenant: Organisation, events: Sequence[TriggerEvent]) -
         return
     walks = (
         JourneyEnrollment.objects.for_tenant(tenant)
-        .select_for_update()
+        .select_for_update(of=("self",))
         .select_related("journey")
         .filter(
             status=EnrollmentStatus.ACTIVE,
@@ -514,7 +518,8 @@ def journey_step_run(*, tenant: Organisation, work: Any) -> None:
     the scheduler's transaction (so a step's writes and the work's done mark commit together)."""
     walk = (
         JourneyEnrollment.objects.for_tenant(tenant)
-        .select_for_update()
+        # The walk's row only: locking the joined journey would queue every step of the journey.
+        .select_for_update(of=("self",))
         .select_related("journey", "version", "trigger_event")
         .filter(pk=work.subject_id)
         .first()
@@ -530,10 +535,14 @@ def journey_advance(*, tenant: Organisation, walk: JourneyEnrollment, now: datet
     if contact is None:
         _end(tenant, walk, EnrollmentStatus.EXITED, "contact_removed")
         return
+    # Read once per run: the event's payload (decrypted) and the contact's zone, the same as
+    # quiet hours use (the contact's own, else the organisation's default).
+    payload = trigger_event_payload(walk.trigger_event)
+    zone = recipient_zone(contact.time_zone, campaign_settings(tenant=tenant).default_time_zone)
     while walk.step < len(steps):
         step = steps[walk.step]
         if step["type"] == "wait":
-            due = wait_until(step, walk=walk, contact=contact, now=now)
+            due = wait_until(step, payload=payload, zone=zone, now=now)
             if due is None:
                 _end(tenant, walk, EnrollmentStatus.EXITED, "event_time_passed")
                 return
@@ -549,41 +558,32 @@ def journey_advance(*, tenant: Organisation, walk: JourneyEnrollment, now: datet
                 return
             walk.step += 1
         else:
-            _send(tenant, walk, contact)
+            _send(tenant, walk, contact, payload)
             walk.step += 1
     _end(tenant, walk, EnrollmentStatus.COMPLETED, "completed")
 
 
-def _send(tenant: Organisation, walk: JourneyEnrollment, contact: Contact) -> None:
-    from campaigns.sending import message_enqueue
-
+def _send(tenant: Organisation, walk: JourneyEnrollment, contact: Contact, payload: dict[str, Any]) -> None:
     send_step = (
         JourneySendStep.objects.for_tenant(tenant).select_related("campaign").get(version=walk.version, step=walk.step)
     )
-    message_enqueue(
+    sending.message_enqueue(
         tenant=tenant,
         campaign=send_step.campaign,
         contact=contact,
         source_key=f"journey:{walk.pk}:{walk.step}",
-        event_data={f"event.{key}": value for key, value in trigger_event_payload(walk.trigger_event).items()},
+        event_data={f"event.{key}": value for key, value in payload.items()},
     )
 
 
 # --- Time ----------------------------------------------------------------------------------------
 
 
-def contact_zone(contact: Contact) -> ZoneInfo:
-    try:
-        return ZoneInfo(contact.time_zone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def wait_until(step: dict[str, Any], *, walk: JourneyEnrollment, contact: Contact, now: datetime) -> datetime | None:
-    """When a wait step ends; None when it waits on an event time that has already passed."""
-    zone = contact_zone(contact)
+def wait_until(step: dict[str, Any], *, payload: dict[str, Any], zone: ZoneInfo, now: datetime) -> datetime | None:
+    """When a wait step ends (``payload``: the starting event's); None when it waits on an event
+    time that has already passed."""
     if step.get("until"):
-        base = _event_time(walk.trigger_event, step["until"], zone)
+        base = _event_time(payload, step["until"], zone)
         if base is None or base <= now:
             return None
     else:
@@ -611,8 +611,8 @@ def shift(
     return wall.replace(tzinfo=zone).astimezone(UTC) + timedelta(hours=hours, minutes=minutes)
 
 
-def _event_time(event: TriggerEvent, field: str, zone: ZoneInfo) -> datetime | None:
-    value = trigger_event_payload(event).get(field)
+def _event_time(payload: dict[str, Any], field: str, zone: ZoneInfo) -> datetime | None:
+    value = payload.get(field)
     if not value:
         return None
     if len(str(value)) == 10:
@@ -625,8 +625,6 @@ register_due_work_handler(STEP_KIND, journey_step_run)
 
 def walks_by_step(*, tenant: Organisation, journey: Journey) -> dict[tuple[Any, int], int]:
     """How many walks are on their way before each step, by (version id, step index)."""
-    from django.db.models import Count
-
     rows = (
         JourneyEnrollment.objects.for_tenant(tenant)
         .filter(journey=journey, status=EnrollmentStatus.ACTIVE)
@@ -637,8 +635,6 @@ def walks_by_step(*, tenant: Organisation, journey: Journey) -> dict[tuple[Any, 
 
 
 def walks_ended(*, tenant: Organisation, journey: Journey) -> dict[str, int]:
-    from django.db.models import Count
-
     rows = (
         JourneyEnrollment.objects.for_tenant(tenant)
         .filter(journey=journey)
