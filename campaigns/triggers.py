@@ -30,7 +30,7 @@ import math
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -303,7 +303,6 @@ class _Parsed:
     values: dict[str, Any]
     contact_id: uuid.UUID | None = None
     digest: str = ""
-    errors: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _coerce(spec: FieldSpec, raw: Any) -> Any:
@@ -547,39 +546,36 @@ def _digest(digester: Any, one: _Parsed) -> str:
 def _store(
     tenant: Organisation, actor: Actor, parsed: list[_Parsed], indexer: BlindIndexer, batch: bool
 ) -> list[Received]:
-    by_index = {indexer(_SOURCE_ID_INDEX, one.source_id): one for one in reversed(parsed)}
+    keys = [indexer(_SOURCE_ID_INDEX, one.source_id) for one in parsed]  # each caller id's blind index
     existing = {
         event.source_id_index: event
-        for event in TriggerEvent.objects.for_tenant(tenant).filter(source_id_index__in=list(by_index))
+        for event in TriggerEvent.objects.for_tenant(tenant).filter(source_id_index__in=set(keys))
     }
     conflicts: dict[str, list[str]] = {}
     first_of: dict[str, _Parsed] = {}
     new: dict[str, TriggerEvent] = {}
-    for one in parsed:
-        index_value = indexer(_SOURCE_ID_INDEX, one.source_id)
-        stored = existing.get(index_value)
-        earlier = first_of.setdefault(index_value, one)
+    for one, key in zip(parsed, keys, strict=True):
+        stored = existing.get(key)
+        earlier = first_of.setdefault(key, one)
         if stored is not None:
             same = hmac.compare_digest(stored.digest, one.digest)
         else:
             same = hmac.compare_digest(earlier.digest, one.digest)
             if earlier is one:
-                new[index_value] = _event_row(tenant, one, indexer)
+                new[key] = _event_row(tenant, one, indexer)
         if not same:
             conflicts[_path(one, batch, "id")] = ["This id was already used for a different event."]
     if conflicts:
         raise TriggerConflict(conflicts)
     if new:
         TriggerEvent.objects.bulk_create(list(new.values()))
-        from campaigns.journeys import journeys_receive_events
+        from campaigns.journeys import journeys_receive_events  # journeys read trigger events: no cycle at import
 
         journeys_receive_events(tenant=tenant, events=list(new.values()))
-    received = []
-    for one in parsed:
-        index_value = indexer(_SOURCE_ID_INDEX, one.source_id)
-        stored = existing.get(index_value)
-        replayed = stored is not None or first_of[index_value] is not one
-        received.append(Received(stored if stored is not None else new[index_value], replayed))
+    received = [
+        Received(existing.get(key) or new[key], key in existing or first_of[key] is not one)
+        for one, key in zip(parsed, keys, strict=True)
+    ]
     record(
         tenant=tenant,
         action="trigger_events.received",
@@ -636,8 +632,5 @@ def trigger_event_payload(event: TriggerEvent) -> dict[str, Any]:
 def trigger_event_list(*, tenant: Organisation, limit: int = 50) -> list[TriggerEvent]:
     """The latest events received, newest first (for the automation page: no payload)."""
     return list(
-        TriggerEvent.objects.for_tenant(tenant)
-        .defer("source_id", "phi_data")
-        .select_related(None)
-        .order_by("-received_at", "-pk")[:limit]
+        TriggerEvent.objects.for_tenant(tenant).defer("source_id", "phi_data").order_by("-received_at", "-pk")[:limit]
     )
