@@ -204,11 +204,9 @@ def classify(text: str) -> Classification:
     """The findings in ``text``, whether it carries health context, and its level."""
     if not text:
         return Classification(level=LEVEL_NONE, findings=(), health_context=False)
-    ctx = ScanContext.of(text)
-    findings, anchors = _scan(ctx)
-    context = health_context(ctx, anchors)
-    level = level_of(findings, context, non_care_signals(ctx))
-    return Classification(level=level, findings=findings, health_context=context)
+    evidence = text_evidence(text)
+    level = level_of(evidence.findings, evidence.health_context, evidence.signals)
+    return Classification(level=level, findings=evidence.findings, health_context=evidence.health_context)
 
 
 # --------------------------------------------------------------------------------------------
