@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.db.models import Count
 from django.forms import BaseFormSet, formset_factory
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -41,6 +41,7 @@ from campaigns.models import (
     JourneyVersion,
     Message,
 )
+from campaigns.selectors import journey_get, journey_version_get
 from campaigns.trigger_models import TriggerFieldType
 from campaigns.triggers import trigger_types_for
 from segments.models import Segment
@@ -51,20 +52,6 @@ from tenants.permissions import role_has_permission
 
 STEP_ROWS = 8
 CALENDAR_DAYS = 14
-
-
-def _journey(request: TenantRequest, journey_id: uuid.UUID) -> Journey:
-    journey = Journey.objects.for_tenant(request.tenant).filter(pk=journey_id).first()
-    if journey is None:
-        raise Http404
-    return journey
-
-
-def _version(request: TenantRequest, journey: Journey, version_id: uuid.UUID) -> JourneyVersion:
-    version = JourneyVersion.objects.for_tenant(request.tenant).filter(pk=version_id, journey=journey).first()
-    if version is None:
-        raise Http404
-    return version
 
 
 def _time_fields(request: TenantRequest) -> list[str]:
@@ -161,7 +148,7 @@ def journey_create_view(request: TenantRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require_permission("campaigns.manage")
 def journey_steps_view(request: TenantRequest, journey_id: uuid.UUID) -> HttpResponse:
-    journey = _journey(request, journey_id)
+    journey = journey_get(tenant=request.tenant, journey_id=journey_id)
     latest = JourneyVersion.objects.for_tenant(request.tenant).filter(journey=journey).order_by("-number").first()
     initial = [JourneyStepForm.initial_for(step) for step in (latest.steps if latest else [])]
     steps = _step_formset(request, initial)
@@ -189,7 +176,7 @@ def journey_steps_view(request: TenantRequest, journey_id: uuid.UUID) -> HttpRes
 @require_http_methods(["GET"])
 @require_permission("campaigns.view")
 def journey_detail_view(request: TenantRequest, journey_id: uuid.UUID) -> HttpResponse:
-    journey = _journey(request, journey_id)
+    journey = journey_get(tenant=request.tenant, journey_id=journey_id)
     versions = list(JourneyVersion.objects.for_tenant(request.tenant).filter(journey=journey).order_by("-number"))
     shown = journey.active_version or (versions[0] if versions else None)
     role = request.membership.role
@@ -270,8 +257,8 @@ def _state_step(request: TenantRequest, journey: Journey, action: Any) -> HttpRe
 @require_POST
 @require_permission("campaigns.manage")
 def journey_submit_view(request: TenantRequest, journey_id: uuid.UUID, version_id: uuid.UUID) -> HttpResponse:
-    journey = _journey(request, journey_id)
-    version = _version(request, journey, version_id)
+    journey = journey_get(tenant=request.tenant, journey_id=journey_id)
+    version = journey_version_get(tenant=request.tenant, journey=journey, version_id=version_id)
     return _state_step(
         request,
         journey,
@@ -284,8 +271,8 @@ def journey_submit_view(request: TenantRequest, journey_id: uuid.UUID, version_i
 @require_POST
 @require_permission("campaigns.approve")
 def journey_review_view(request: TenantRequest, journey_id: uuid.UUID, version_id: uuid.UUID) -> HttpResponse:
-    journey = _journey(request, journey_id)
-    version = _version(request, journey, version_id)
+    journey = journey_get(tenant=request.tenant, journey_id=journey_id)
+    version = journey_version_get(tenant=request.tenant, journey=journey, version_id=version_id)
     approve = request.POST.get("decision") == "approve"
     return _state_step(
         request,
@@ -304,8 +291,8 @@ def journey_review_view(request: TenantRequest, journey_id: uuid.UUID, version_i
 @require_POST
 @require_permission("campaigns.manage")
 def journey_activate_view(request: TenantRequest, journey_id: uuid.UUID, version_id: uuid.UUID) -> HttpResponse:
-    journey = _journey(request, journey_id)
-    version = _version(request, journey, version_id)
+    journey = journey_get(tenant=request.tenant, journey_id=journey_id)
+    version = journey_version_get(tenant=request.tenant, journey=journey, version_id=version_id)
     return _state_step(
         request,
         journey,
@@ -318,7 +305,7 @@ def journey_activate_view(request: TenantRequest, journey_id: uuid.UUID, version
 @require_POST
 @require_permission("campaigns.manage")
 def journey_pause_view(request: TenantRequest, journey_id: uuid.UUID) -> HttpResponse:
-    journey = _journey(request, journey_id)
+    journey = journey_get(tenant=request.tenant, journey_id=journey_id)
     return _state_step(
         request,
         journey,
@@ -329,7 +316,7 @@ def journey_pause_view(request: TenantRequest, journey_id: uuid.UUID) -> HttpRes
 @require_POST
 @require_permission("campaigns.manage")
 def journey_resume_view(request: TenantRequest, journey_id: uuid.UUID) -> HttpResponse:
-    journey = _journey(request, journey_id)
+    journey = journey_get(tenant=request.tenant, journey_id=journey_id)
     return _state_step(
         request,
         journey,

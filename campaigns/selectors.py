@@ -9,7 +9,15 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
-from campaigns.models import Campaign, CampaignKind, CampaignSettings, Message, MessageStatus
+from campaigns.models import (
+    Campaign,
+    CampaignKind,
+    CampaignSettings,
+    Journey,
+    JourneyVersion,
+    Message,
+    MessageStatus,
+)
 from encryption.protection import ESCROW
 from tenants.context import require_tenant_is_current
 from tenants.models import Organisation
@@ -25,6 +33,24 @@ def campaign_list(*, tenant: Organisation, kind: str = CampaignKind.BROADCAST) -
         .select_related("template", "segment")
         .order_by("-created_at", "pk")
     )
+
+
+def journey_get(*, tenant: Organisation, journey_id: uuid.UUID | str) -> Journey:
+    """One of the organisation's journeys; 404 for another's exactly as for none."""
+    require_tenant_is_current(tenant)
+    found = Journey.objects.for_tenant(tenant).filter(pk=journey_id).first()
+    if found is None:
+        raise Http404("No such journey.")
+    return found
+
+
+def journey_version_get(*, tenant: Organisation, journey: Journey, version_id: uuid.UUID | str) -> JourneyVersion:
+    """A version of ``journey`` (one of the organisation's); 404 otherwise."""
+    require_tenant_is_current(tenant)
+    found = JourneyVersion.objects.for_tenant(tenant).filter(pk=version_id, journey=journey).first()
+    if found is None:
+        raise Http404("No such journey version.")
+    return found
 
 
 def campaign_get(*, tenant: Organisation, campaign_id: uuid.UUID | str) -> Campaign:
