@@ -423,8 +423,11 @@ def journey_resume(*, tenant: Organisation, actor: Actor, journey: Journey) -> J
         journey.save(update_fields=["status", "updated_at"])
         now = timezone.now()
         walks = JourneyEnrollment.objects.for_tenant(tenant).filter(journey=journey, status=EnrollmentStatus.ACTIVE)
-        for pk, due in walks.values_list("pk", "next_due_at"):
-            due_work_schedule(tenant=tenant, kind=STEP_KIND, subject_id=pk, due_at=max(due or now, now))
+        due_work_schedule_many(
+            tenant=tenant,
+            kind=STEP_KIND,
+            items=[(pk, max(due or now, now)) for pk, due in walks.values_list("pk", "next_due_at")],
+        )
         record(tenant=tenant, action="journey.resumed", actor=actor, target=Target.of(journey))
     return journey
 
